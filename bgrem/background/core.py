@@ -1,0 +1,318 @@
+"""
+`BGRemBackground`: diffusion-model background removal with the interface of
+`photutils.background.Background2D`.
+"""
+
+import functools
+
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty
+
+from ..model.diffusion import _check_steps
+from ..model.inference import clean_image
+from ..model.normalization import estimate_normalization, masked_median
+from ..model.registry import DEFAULT_MODEL, load_model
+from ._input import read_input
+
+__all__ = ['BGRemBackground']
+
+_RMS_BOX_SIZE = 64
+_FILL_SEED = 0
+
+
+class BGRemBackground:
+    """
+    Remove the background (sky level and noise) from an image with a
+    diffusion model.
+
+    The interface follows `photutils.background.Background2D`:
+    ``data - bkg.background`` is the cleaned, source-only image
+    (`cleaned`), and `background_rms` is a 2-D noise map.  All the work is
+    done when the object is created; the results do not change afterwards.
+
+    The image is median-subtracted, scaled so that its noise has unit
+    standard deviation (``normalization``), cut into overlapping tiles, run
+    through ``diffusion_steps`` steps of the BGRem reverse diffusion, stitched
+    and scaled back to the units of ``data``.
+
+    Parameters
+    ----------
+    data : array_like, `~astropy.units.Quantity`, `~astropy.nddata.NDData` or `~astropy.nddata.CCDData`
+        The 2-D image.  Its unit, mask, WCS and meta are kept.  The input is
+        never modified.
+    model : str, path-like or `~bgrem.model.registry.BGRemModel`, optional
+        A shipped model name (see `~bgrem.model.registry.available_models`),
+        the path of a model, or a loaded model.
+    diffusion_steps : int, optional
+        Network evaluations per tile; by default the model's own choice.
+        More steps cost proportionally more time.
+    normalization : 'auto' or float, optional
+        Factor that scales the median-subtracted data (in units of ``1 /
+        data.unit``) so its noise has unit standard deviation.  ``'auto'``
+        estimates it with `~bgrem.model.normalization.estimate_normalization`
+        from the unmasked pixels.  The estimate is biased when most pixels
+        hold sources; then give the factor (one over the noise standard
+        deviation).
+    median : {'global', 'tile'}, optional
+        Subtract one median of the whole image or the median of each tile
+        before the network; by default what the model was trained with.
+    mask : array_like of bool, optional
+        `True` marks pixels left out of the statistics (median, normalisation,
+        `background_rms`), e.g. bad pixels or saturated stars.  Unlike
+        `~photutils.background.Background2D`, the network still sees these
+        pixels (if finite) and they are cleaned like the others.  A mask of an
+        `~astropy.nddata.NDData` input or a `~numpy.ma.MaskedArray` is added.
+    coverage_mask : array_like of bool, optional
+        `True` marks pixels outside the survey coverage.  They are left out
+        of everything and set to ``fill_value`` in every output.
+    fill_value : float, optional
+        Value of the outputs under ``coverage_mask``.
+    clip_negative : bool, optional
+        Set negative pixels of `cleaned` to zero (the paper's
+        post-processing).  `unclipped` keeps them; use it for photometry.
+    tile_size, keep_size : int, optional
+        Side of the tiles given to the network and of their kept centres;
+        by default the model's.  ``tile_size`` must be a multiple of 16.
+    batch_size : int, optional
+        Tiles per network call; larger batches are faster up to a point and
+        take ``~4 MB`` of memory per 256x256 tile and step.
+    progress_bar : bool, optional
+        Show a progress bar over the tiles.
+
+    Attributes
+    ----------
+    model : `~bgrem.model.registry.BGRemModel`
+        The model used.
+    diffusion_steps : int
+        Steps used.
+    normalization : float
+        Normalisation factor used (given or estimated).
+    median : float
+        Global median of the unmasked data that was subtracted, in data
+        units (without the unit).
+    mask, coverage_mask : `~numpy.ndarray` or None
+        The masks used (``mask`` includes NDData and MaskedArray masks).
+    fill_value : float
+        The fill value.
+
+    Raises
+    ------
+    ValueError
+        For an image that is not 2-D, has no usable pixel, or masks of the
+        wrong shape, and for invalid parameters.
+    TypeError
+        For non-numeric data.
+    FileNotFoundError
+        If the model does not exist.
+
+    Notes
+    -----
+    Non-finite pixels (NaN, inf) are masked automatically (with a warning
+    when no given mask covers them), replaced by unit Gaussian noise before
+    the network sees them, and are NaN in `cleaned`, `unclipped` and
+    `background`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgrem import BGRemBackground
+    >>> from bgrem.model.network import build_network
+    >>> from bgrem.model.registry import BGRemModel
+    >>> from bgrem.model.card import ModelCard
+    >>> model = BGRemModel(build_network(), ModelCard('random', 'none'))  # untrained
+    >>> data = np.random.default_rng(1).normal(10.0, 2.0, (100, 120))
+    >>> bkg = BGRemBackground(data, model, diffusion_steps=1)
+    >>> bkg.cleaned.shape
+    (100, 120)
+    >>> bool(np.allclose(data - bkg.background, bkg.cleaned, atol=1e-4))
+    True
+    """
+
+    def __init__(self, data, model=DEFAULT_MODEL, *, diffusion_steps=None,
+                 normalization='auto', median=None, mask=None, coverage_mask=None,
+                 fill_value=0.0, clip_negative=True, tile_size=None, keep_size=None,
+                 batch_size=8, progress_bar=False):
+        image = read_input(data, mask, coverage_mask)
+        self.model = load_model(model)
+        card = self.model.card
+        self.diffusion_steps = (card.default_steps if diffusion_steps is None
+                                else _check_steps(diffusion_steps))
+        median_mode = card.normalization.get('median', 'global') if median is None else median
+        if median_mode not in ('global', 'tile'):
+            raise ValueError(f"median must be 'global' or 'tile', got {median!r}")
+        tile_size = card.tile_size if tile_size is None else int(tile_size)
+        keep_size = card.keep_size if keep_size is None else int(keep_size)
+        if tile_size % 16:
+            raise ValueError(f'tile_size must be a multiple of 16, got {tile_size}')
+
+        self.mask = image.mask
+        self.coverage_mask = image.coverage_mask
+        self.fill_value = float(fill_value)
+        self.clip_negative = bool(clip_negative)
+        self.unit = image.unit
+        self._image_meta = (image.wcs, image.meta)
+        self._nonfinite = image.nonfinite
+        self._stats_mask = image.invalid | image.mask
+
+        self.median = masked_median(image.data, self._stats_mask)
+        work = image.data - np.float32(self.median)
+        self.normalization = self._normalization(normalization, work, self._stats_mask,
+                                                 card.normalization)
+        work *= np.float32(self.normalization)
+        invalid = image.invalid
+        work[invalid] = np.random.default_rng(_FILL_SEED).standard_normal(
+            np.count_nonzero(invalid)).astype(np.float32)
+
+        unclipped = clean_image(work, self.model.predict, self.diffusion_steps,
+                                max_signal_rate=card.max_signal_rate, tile_size=tile_size,
+                                keep_size=keep_size, batch_size=batch_size,
+                                tile_median=median_mode == 'tile', progress_bar=progress_bar)
+        del work
+        unclipped /= np.float32(self.normalization)
+        cleaned = np.maximum(unclipped, 0) if self.clip_negative else unclipped
+        background = image.data - cleaned
+        for array in (unclipped, cleaned, background):
+            array[image.nonfinite] = np.nan
+            if image.coverage_mask is not None:
+                array[image.coverage_mask] = self.fill_value
+        self._unclipped, self._cleaned, self._background = unclipped, cleaned, background
+
+    def __repr__(self):
+        return (f'<BGRemBackground shape={self._cleaned.shape} model={self.model.name!r} '
+                f'diffusion_steps={self.diffusion_steps} normalization={self.normalization:.4g}>')
+
+    @staticmethod
+    def _normalization(normalization, work, mask, settings):
+        if isinstance(normalization, str):
+            if normalization != 'auto':
+                raise ValueError(f"normalization must be 'auto' or a positive number, "
+                                 f'got {normalization!r}')
+            return estimate_normalization(
+                work, mask,
+                exclude_brightest=settings.get('exclude_brightest', 0.1),
+                gaussian_correction=settings.get('gaussian_correction', True))
+        factor = float(normalization)
+        if not (np.isfinite(factor) and factor > 0):
+            raise ValueError(f'normalization must be a positive finite number, got {normalization!r}')
+        return factor
+
+    def _apply_unit(self, array):
+        return array if self.unit is None else array << self.unit
+
+    @property
+    def cleaned(self):
+        """
+        The source-only image: ``data - background``, clipped at zero when
+        ``clip_negative`` (the default).
+        """
+        return self._apply_unit(self._cleaned)
+
+    @property
+    def unclipped(self):
+        """The source-only image before clipping; use it for photometry."""
+        return self._apply_unit(self._unclipped)
+
+    @property
+    def background(self):
+        """
+        The removed component, sky level and noise: ``data - cleaned``.
+        """
+        return self._apply_unit(self._background)
+
+    @functools.cached_property
+    def _rms_background2d(self):
+        from photutils.background import Background2D
+
+        # The noise is measured on the unclipped removed component, data - unclipped.
+        removed = self._background + self._cleaned - self._unclipped
+        shape = removed.shape
+        box = (min(_RMS_BOX_SIZE, shape[0]), min(_RMS_BOX_SIZE, shape[1]))
+        filter_size = tuple(3 if n >= 3 * b else 1 for n, b in zip(shape, box))
+        return Background2D(removed, box, mask=self._stats_mask & ~self._coverage(),
+                            coverage_mask=self.coverage_mask, fill_value=self.fill_value,
+                            filter_size=filter_size)
+
+    def _coverage(self):
+        if self.coverage_mask is None:
+            return np.zeros(self._background.shape, bool)
+        return self.coverage_mask
+
+    @property
+    def background_rms(self):
+        """
+        2-D map of the noise in the removed component.
+
+        The sigma-clipped standard deviation of `background` in boxes of 64
+        pixels, median-filtered and interpolated by
+        `~photutils.background.Background2D`.
+        """
+        return self._apply_unit(self._rms_background2d.background_rms.astype(np.float32))
+
+    @property
+    def background_median(self):
+        """Median of `background` over the usable pixels."""
+        return self._apply_unit(np.float32(np.median(self._background[~self._stats_mask])))
+
+    @property
+    def background_rms_median(self):
+        """Median of `background_rms` over the usable pixels."""
+        rms = self._rms_background2d.background_rms
+        return self._apply_unit(np.float32(np.median(rms[~self._stats_mask])))
+
+    def provenance(self):
+        """
+        FITS keywords that record how the image was cleaned.
+
+        Returns
+        -------
+        cards : dict
+            ``{keyword: (value, comment)}``.
+        """
+        from .. import __version__
+
+        return {
+            'BGRMODEL': (self.model.name, 'bgrem model'),
+            'BGRSTEPS': (self.diffusion_steps, 'bgrem diffusion steps'),
+            'BGRNORM': (self.normalization, 'bgrem normalisation factor (1/data unit)'),
+            'BGRMED': (self.median, 'bgrem global median subtracted (data unit)'),
+            'BGRCLIP': (self.clip_negative, 'bgrem clipped negative pixels of CLEANED'),
+            'BGRVERS': (__version__, 'bgrem version'),
+        }
+
+    def to_ccddata(self, kind='cleaned'):
+        """
+        One of the outputs as a `~astropy.nddata.CCDData` with the WCS, unit
+        and meta of the input and the `provenance` keywords in its header.
+
+        Parameters
+        ----------
+        kind : {'cleaned', 'unclipped', 'background', 'background_rms'}
+            Which image.  ``'cleaned'`` and ``'unclipped'`` carry
+            `background_rms` as their uncertainty.
+
+        Returns
+        -------
+        ccd : `~astropy.nddata.CCDData`
+            Its ``mask`` marks non-finite and uncovered pixels.  Without an
+            input unit the unit is dimensionless.
+        """
+        kinds = ('cleaned', 'unclipped', 'background', 'background_rms')
+        if kind not in kinds:
+            raise ValueError(f'kind must be one of {kinds}, got {kind!r}')
+        wcs, meta = self._image_meta
+        header = fits.Header()
+        for key, value in meta.items():
+            try:
+                header[key] = value
+            except (ValueError, TypeError):  # not representable in FITS: leave out
+                continue
+        header.update(self.provenance())
+        header['BGRKIND'] = (kind, 'bgrem output')
+        value = np.asarray(getattr(self, kind)).copy()
+        uncertainty = None
+        if kind in ('cleaned', 'unclipped'):
+            uncertainty = StdDevUncertainty(np.asarray(self.background_rms))
+        return CCDData(value, unit=self.unit if self.unit is not None else '',
+                       wcs=wcs, meta=header, mask=self._nonfinite | self._coverage(),
+                       uncertainty=uncertainty)

@@ -1,0 +1,139 @@
+"""
+Pre-processing shared by training and inference: median subtraction and
+normalisation of the noise to unit standard deviation.
+"""
+
+import numpy as np
+from scipy.stats import norm
+
+__all__ = ['estimate_normalization', 'truncated_std_factor', 'masked_median']
+
+#: Fraction of the brightest pixels left out of the noise estimate (BGRem).
+EXCLUDE_BRIGHTEST = 0.1
+
+
+def masked_median(data, mask=None):
+    """
+    Median of the unmasked, finite pixels of ``data``.
+
+    Parameters
+    ----------
+    data : array_like
+        The image.
+    mask : array_like of bool, optional
+        `True` marks pixels to leave out.
+
+    Returns
+    -------
+    median : float
+
+    Raises
+    ------
+    ValueError
+        If no pixel is left.
+    """
+    values = _valid_values(data, mask)
+    return float(np.median(values))
+
+
+def truncated_std_factor(exclude_brightest=EXCLUDE_BRIGHTEST):
+    """
+    Standard deviation of a unit normal distribution whose top
+    ``exclude_brightest`` fraction has been cut away.
+
+    Dividing the standard deviation of the kept pixels by this factor turns
+    it into an unbiased estimate of the noise for pure Gaussian noise.
+
+    Parameters
+    ----------
+    exclude_brightest : float, optional
+        Fraction in ``[0, 1)``.
+
+    Returns
+    -------
+    factor : float
+        1 for ``exclude_brightest = 0``; about 0.844 for the default 0.1.
+
+    Examples
+    --------
+    >>> from bgrem.model.normalization import truncated_std_factor
+    >>> round(truncated_std_factor(0.1), 3)
+    0.844
+    """
+    if not 0 <= exclude_brightest < 1:
+        raise ValueError(f'exclude_brightest must be in [0, 1), got {exclude_brightest}')
+    if exclude_brightest == 0:
+        return 1.0
+    kept = 1.0 - exclude_brightest
+    b = norm.ppf(kept)
+    ratio = norm.pdf(b) / kept
+    return float(np.sqrt(1.0 - b * ratio - ratio ** 2))
+
+
+def estimate_normalization(data, mask=None, *, exclude_brightest=EXCLUDE_BRIGHTEST,
+                           gaussian_correction=True):
+    """
+    Estimate the factor that scales the noise of ``data`` to unit standard
+    deviation.
+
+    Following BGRem, the brightest ``exclude_brightest`` fraction of the
+    pixels (where the sources are) and pixels that are exactly zero (missing
+    data, detector failures) are left out, and the factor is one over the
+    standard deviation of the rest.  With ``gaussian_correction`` that
+    standard deviation is divided by `truncated_std_factor`, so that for pure
+    Gaussian noise of standard deviation ``s`` the factor is ``1 / s``
+    rather than ``1 / (0.844 s)``.
+
+    Parameters
+    ----------
+    data : array_like
+        The image, background included; a constant offset does not matter.
+    mask : array_like of bool, optional
+        `True` marks pixels to leave out.
+    exclude_brightest : float, optional
+        Fraction of the brightest pixels to leave out.
+    gaussian_correction : bool, optional
+        Correct for the truncation of the noise distribution.
+
+    Returns
+    -------
+    factor : float
+        Multiply the median-subtracted data by this factor.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two pixels are usable or their spread is zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgrem.model.normalization import estimate_normalization
+    >>> noise = np.random.default_rng(0).normal(100.0, 5.0, (256, 256))
+    >>> round(estimate_normalization(noise), 2)
+    0.2
+    """
+    values = _valid_values(data, mask)
+    values = values[values != 0]
+    if values.size < 2:
+        raise ValueError('too few non-zero unmasked pixels to estimate the noise')
+    cut = np.quantile(values, 1.0 - exclude_brightest)
+    kept = values[values <= cut] if exclude_brightest > 0 else values
+    std = float(np.std(kept, dtype=np.float64))
+    if gaussian_correction:
+        std /= truncated_std_factor(exclude_brightest)
+    if not std > 0:
+        raise ValueError('the pixel values have no spread; cannot estimate a '
+                         'normalisation factor: give one explicitly')
+    return 1.0 / std
+
+
+def _valid_values(data, mask):
+    data = np.asarray(data)
+    good = np.isfinite(data)
+    if mask is not None:
+        good &= ~np.asarray(mask, dtype=bool)
+    values = data[good]
+    if values.size == 0:
+        raise ValueError('no unmasked finite pixels')
+    return values

@@ -1,0 +1,1 @@
+"""The ``bgrem`` command line."""

@@ -155,7 +155,9 @@ def _drop_third_axis(header):
             del header[key]
         elif key.startswith(('PC3', 'CD3')):
             del header[key]
-    header['WCSAXES'] = 2
+    header['NAXIS'] = 2
+    if 'WCSAXES' in header:
+        header['WCSAXES'] = 2
     return header
 
 

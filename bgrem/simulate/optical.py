@@ -238,7 +238,7 @@ class OpticalFieldConfig:
     pedestal: float = 100.0
     saturation_level: float = 60000.0
     star_density: float = 12.0
-    star_mag_range: tuple = (12.0, 24.0)
+    star_mag_range: tuple = (10.0, 24.0)
     star_count_slope: float = 0.3
     galaxy_density: float = 4.0
     galaxy_mag_range: tuple = (17.0, 24.5)
@@ -341,6 +341,7 @@ class OpticalFieldConfig:
         Returns
         -------
         config : OpticalFieldConfig
+            The new configuration; this one is left unchanged.
         """
         return dataclasses.replace(self, **changes)
 
@@ -355,8 +356,9 @@ class SimulatedField:
     A simulated field and its ground truth.
 
     All images are ``float32`` arrays of shape ``config.shape`` in ADU.
+    The parameters are also the attributes.
 
-    Attributes
+    Parameters
     ----------
     observed : numpy.ndarray
         The observed image: sources + sky + pedestal + dark current + photon
@@ -448,8 +450,8 @@ def _log_uniform(rng, n, value_range):
 
 def _mag_to_electrons(mag, config):
     """Total electrons collected from sources of AB magnitude ``mag``."""
-    return config.exposure_time * 10.0 ** (-0.4 * (np.asarray(mag, dtype=float)
-                                                    - config.zeropoint))
+    mag = np.asarray(mag, dtype=float)
+    return config.exposure_time * 10.0 ** (-0.4 * (mag - config.zeropoint))
 
 
 def _moffat_radius(flux_e, beta, fwhm_pix, config):
@@ -605,7 +607,8 @@ def _make_objects(rng_stars, rng_gals, config):
     hlr = np.where(large, hlr_large, hlr)
     mags = np.where(large, sb_large - 2.5 * np.log10(2.0 * np.pi * hlr_large ** 2), mags)
     sersic_n = np.where(large, n_large, sersic_n)
-    sersic_n = np.clip(np.round(sersic_n / _SERSIC_N_STEP) * _SERSIC_N_STEP, *_SERSIC_N_LIMITS)
+    sersic_n = np.clip(np.round(np.round(sersic_n / _SERSIC_N_STEP) * _SERSIC_N_STEP, 2),
+                       *_SERSIC_N_LIMITS)
     ellipticity = rng_gals.uniform(*config.ellipticity_range, n_gals)
     position_angle = rng_gals.uniform(0.0, 180.0, n_gals)
     for i in range(n_gals):
@@ -683,6 +686,7 @@ def simulate_optical_field(config=None, *, seed=None):
     Returns
     -------
     field : SimulatedField
+        The images (ADU), the catalog of the objects and the values drawn.
 
     Raises
     ------

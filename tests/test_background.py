@@ -1,0 +1,217 @@
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.nddata import CCDData, NDData
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS
+
+from bgrem import BGRemBackground
+
+
+def make_wcs(shape):
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [shape[1] / 2, shape[0] / 2]
+    wcs.wcs.cdelt = [-0.56 / 3600, 0.56 / 3600]
+    return wcs
+
+
+def test_zero_model_returns_median_subtracted_data(noise_image, zero_model):
+    bkg = BGRemBackground(noise_image, zero_model, clip_negative=False)
+    expected = noise_image - np.median(noise_image)
+    np.testing.assert_allclose(bkg.unclipped, expected, atol=1e-4)
+    np.testing.assert_array_equal(bkg.cleaned, bkg.unclipped)
+    np.testing.assert_allclose(bkg.background, np.median(noise_image), atol=1e-4)
+    assert bkg.median == pytest.approx(np.median(noise_image), rel=1e-6)
+    assert bkg.normalization == pytest.approx(1 / 3.0, rel=0.02)
+
+
+def test_data_minus_background_is_cleaned(noise_image, zero_model):
+    bkg = BGRemBackground(noise_image, zero_model)
+    assert np.all(bkg.cleaned >= 0)
+    assert np.any(bkg.unclipped < 0)
+    np.testing.assert_allclose(noise_image - bkg.background, bkg.cleaned, atol=1e-4)
+
+
+def test_background_rms_measures_the_noise(noise_image, everything_model):
+    bkg = BGRemBackground(noise_image, everything_model)
+    np.testing.assert_allclose(bkg.unclipped, 0.0, atol=1e-4)
+    assert bkg.background_rms.shape == noise_image.shape
+    assert bkg.background_rms_median == pytest.approx(3.0, rel=0.05)
+    assert bkg.background_median == pytest.approx(100.0, abs=0.1)
+
+
+def test_normalization_given(noise_image, zero_model):
+    bkg = BGRemBackground(noise_image, zero_model, normalization=0.5)
+    assert bkg.normalization == 0.5
+    for bad in (0, -1, np.nan, 'fast'):
+        with pytest.raises(ValueError, match='normalization'):
+            BGRemBackground(noise_image, zero_model, normalization=bad)
+
+
+def test_input_is_not_modified(noise_image, zero_model):
+    data = noise_image.copy()
+    data[3, 4] = np.nan
+    before = data.copy()
+    mask = np.zeros(data.shape, bool)
+    mask[10:20, 10:20] = True
+    mask_before = mask.copy()
+    with pytest.warns(AstropyUserWarning, match='non-finite'):
+        BGRemBackground(data, zero_model, mask=mask)
+    np.testing.assert_array_equal(data, before)
+    np.testing.assert_array_equal(mask, mask_before)
+
+
+@pytest.mark.parametrize('dtype', ['>f8', '<f4', '>i4', 'u2'])
+def test_dtypes_and_byte_order(zero_model, dtype):
+    data = (np.random.default_rng(0).normal(1000, 5, (64, 80))).astype(dtype)
+    bkg = BGRemBackground(data, zero_model, clip_negative=False)
+    assert bkg.cleaned.dtype == np.float32
+    np.testing.assert_allclose(bkg.cleaned, data.astype(float) - np.median(data), atol=1e-3)
+
+
+def test_quantity_in_quantity_out(noise_image, zero_model):
+    bkg = BGRemBackground(noise_image * u.electron, zero_model)
+    for name in ('cleaned', 'unclipped', 'background', 'background_rms',
+                 'background_median', 'background_rms_median'):
+        assert getattr(bkg, name).unit == u.electron, name
+
+
+@pytest.mark.parametrize('container', ['nddata', 'ccddata', 'masked'])
+def test_nddata_mask_unit_wcs_meta_kept(noise_image, zero_model, container):
+    mask = np.zeros(noise_image.shape, bool)
+    mask[:5] = True
+    wcs = make_wcs(noise_image.shape)
+    if container == 'nddata':
+        data = NDData(noise_image, mask=mask, unit='adu', wcs=wcs, meta={'OBJECT': 'M1'})
+    elif container == 'ccddata':
+        data = CCDData(noise_image, mask=mask, unit='adu', wcs=wcs, meta={'OBJECT': 'M1'})
+    else:
+        data = np.ma.MaskedArray(noise_image, mask=mask)
+    bkg = BGRemBackground(data, zero_model)
+    np.testing.assert_array_equal(bkg.mask, mask)
+    ccd = bkg.to_ccddata()
+    assert isinstance(ccd, CCDData)
+    assert ccd.header['BGRMODEL'] == 'zero'
+    assert ccd.header['BGRSTEPS'] == 1
+    assert ccd.header['BGRNORM'] == pytest.approx(bkg.normalization)
+    assert ccd.header['BGRKIND'] == 'cleaned'
+    np.testing.assert_array_equal(ccd.data, np.asarray(bkg.cleaned))
+    assert ccd.uncertainty.array.shape == noise_image.shape
+    if container != 'masked':
+        assert ccd.unit == u.adu
+        assert ccd.header['OBJECT'] == 'M1'
+        assert ccd.wcs.wcs.compare(wcs.wcs)
+    else:
+        assert ccd.unit == u.dimensionless_unscaled
+
+
+def test_masked_pixels_are_left_out_of_the_statistics(zero_model):
+    data = np.random.default_rng(5).normal(0.0, 1.0, (100, 100))
+    data[:40] = 1e5  # a saturated region, masked
+    mask = data > 1e4
+    bkg = BGRemBackground(data, zero_model, mask=mask)
+    assert bkg.normalization == pytest.approx(1.0, rel=0.05)
+    assert abs(bkg.median) < 0.1
+
+
+def test_nonfinite_pixels(noise_image, zero_model):
+    data = noise_image.copy()
+    data[50:60, 70:90] = np.nan
+    data[0, 0] = np.inf
+    with pytest.warns(AstropyUserWarning, match='201 unmasked non-finite'):
+        bkg = BGRemBackground(data, zero_model)
+    for name in ('cleaned', 'unclipped', 'background'):
+        value = getattr(bkg, name)
+        assert np.all(np.isnan(value[50:60, 70:90])) and np.isnan(value[0, 0])
+        assert np.isfinite(value[~np.isfinite(data)].size)
+        assert np.all(np.isfinite(value[np.isfinite(data)]))
+    assert np.all(np.isfinite(bkg.background_rms))
+    assert bkg.to_ccddata().mask[55, 75]
+
+
+def test_masked_nonfinite_pixels_do_not_warn(noise_image, zero_model):
+    data = noise_image.copy()
+    data[5, 5] = np.nan
+    mask = np.zeros(data.shape, bool)
+    mask[5, 5] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        BGRemBackground(data, zero_model, mask=mask)
+
+
+def test_coverage_mask_gets_fill_value(noise_image, zero_model):
+    coverage = np.zeros(noise_image.shape, bool)
+    coverage[:, :30] = True
+    data = noise_image.copy()
+    data[:, :30] = np.nan  # no data outside the coverage: no warning either
+    bkg = BGRemBackground(data, zero_model, coverage_mask=coverage, fill_value=-1.0)
+    for name in ('cleaned', 'unclipped', 'background', 'background_rms'):
+        np.testing.assert_array_equal(getattr(bkg, name)[:, :30], -1.0)
+    assert np.all(np.isfinite(bkg.cleaned))
+
+
+def test_all_masked_raises(zero_model):
+    with pytest.raises(ValueError, match='all pixels'):
+        BGRemBackground(np.zeros((10, 10)), zero_model, mask=np.ones((10, 10), bool))
+    with pytest.raises(ValueError, match='all pixels'), pytest.warns(AstropyUserWarning):
+        BGRemBackground(np.full((10, 10), np.nan), zero_model)
+
+
+@pytest.mark.parametrize('data, kwargs, error, match', [
+    (np.zeros((2, 8, 8)), {}, ValueError, '2-D'),
+    (np.zeros(8), {}, ValueError, '2-D'),
+    (np.zeros((0, 8)), {}, ValueError, 'empty'),
+    (np.array([['a', 'b']]), {}, TypeError, 'real-valued'),
+    (np.zeros((8, 8)), {'mask': np.zeros((4, 4), bool)}, ValueError, 'mask shape'),
+    (np.zeros((8, 8)), {'coverage_mask': np.zeros(8, bool)}, ValueError, 'coverage_mask shape'),
+    (np.ones((8, 8)), {'diffusion_steps': 0}, ValueError, 'diffusion steps'),
+    (np.ones((8, 8)), {'median': 'mean'}, ValueError, 'median'),
+    (np.ones((8, 8)), {'tile_size': 250, 'keep_size': 200}, ValueError, 'multiple of 16'),
+])
+def test_bad_input(zero_model, data, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        BGRemBackground(data, zero_model, **kwargs)
+
+
+def test_unknown_model_raises(noise_image):
+    with pytest.raises(FileNotFoundError, match='no model'):
+        BGRemBackground(noise_image, 'no-such-model')
+
+
+def test_steps_and_model_defaults(noise_image):
+    from conftest import FunctionModel
+
+    model = FunctionModel(lambda images, variances: np.zeros_like(images), default_steps=4)
+    BGRemBackground(noise_image, model)
+    assert model.calls == 4  # 2 x 2 tiles in one batch, 4 steps
+    model.calls = 0
+    bkg = BGRemBackground(noise_image, model, diffusion_steps=3, batch_size=3)
+    assert bkg.diffusion_steps == 3 and model.calls == 2 * 3  # batches of 3 and 1
+
+
+def test_tiny_network_end_to_end(tiny_model):
+    data = np.random.default_rng(6).normal(50.0, 2.0, (130, 270))
+    data[60:64, 100:104] += 200.0
+    bkg = BGRemBackground(CCDData(data, unit='adu', wcs=make_wcs(data.shape)), tiny_model)
+    assert bkg.diffusion_steps == 2
+    assert np.all(np.isfinite(bkg.unclipped))
+    assert bkg.cleaned.unit == u.adu
+    np.testing.assert_allclose(data - bkg.background.value, bkg.cleaned.value, atol=1e-3)
+    assert 'tiny' in repr(bkg)
+    assert bkg.to_ccddata('background').header['BGRKIND'] == 'background'
+    with pytest.raises(ValueError, match='kind'):
+        bkg.to_ccddata('sources')
+
+
+def test_results_are_deterministic(tiny_model):
+    data = np.random.default_rng(7).normal(50.0, 2.0, (100, 100))
+    data[:3] = np.nan
+    with pytest.warns(AstropyUserWarning):
+        first = BGRemBackground(data, tiny_model).unclipped
+    with pytest.warns(AstropyUserWarning):
+        second = BGRemBackground(data, tiny_model).unclipped
+    np.testing.assert_array_equal(first, second)

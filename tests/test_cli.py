@@ -1,0 +1,103 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from bgrem.scripts.main import main
+
+
+@pytest.fixture
+def fits_image(tmp_path):
+    data = np.random.default_rng(0).normal(100.0, 3.0, (120, 90)).astype(np.float32)
+    header = fits.Header({'OBJECT': 'test field', 'CTYPE1': 'RA---TAN', 'CTYPE2': 'DEC--TAN',
+                          'CRVAL1': 10.0, 'CRVAL2': 20.0, 'CRPIX1': 45.0, 'CRPIX2': 60.0,
+                          'CDELT1': -1e-4, 'CDELT2': 1e-4})
+    path = tmp_path / 'in.fits'
+    fits.writeto(path, data, header)
+    return path
+
+
+def test_remove_keeps_header_and_wcs(fits_image, tmp_path, tiny_model_path, capsys):
+    out = tmp_path / 'out.fits'
+    status = main(['remove', str(fits_image), '-o', str(out), '--model', str(tiny_model_path),
+                   '--steps', '3', '--write-background', '-q'])
+    assert status == 0
+    with fits.open(out) as hdul:
+        assert hdul[0].header['OBJECT'] == 'test field'
+        assert hdul[0].header['CRVAL1'] == 10.0
+        assert hdul[0].header['BGRSTEPS'] == 3
+        assert hdul[0].header['BGRMODEL'] == 'tiny'
+        assert hdul[0].data.shape == (120, 90)
+        assert np.all(hdul[0].data >= 0)
+        assert hdul['BACKGROUND'].data.shape == (120, 90)
+        assert hdul['BACKGROUND_RMS'].header['CTYPE1'] == 'RA---TAN'
+    assert capsys.readouterr().out == ''
+
+
+def test_remove_no_clip_and_normalization(fits_image, tmp_path, tiny_model_path):
+    out = tmp_path / 'out.fits'
+    assert main(['remove', str(fits_image), '-o', str(out), '--model', str(tiny_model_path),
+                 '--normalization', '0.25', '--no-clip', '-q']) == 0
+    assert fits.getheader(out)['BGRNORM'] == 0.25
+    assert fits.getheader(out)['BGRCLIP'] is False
+
+
+@pytest.mark.parametrize('setup, args, message', [
+    (None, ['missing.fits'], 'no such file'),
+    ('cube', ['cube.fits'], 'choose a plane'),
+    ('nan', ['nan.fits'], 'no finite pixel'),
+    ('table', ['table.fits'], 'no image HDU'),
+    ('text', ['text.fits'], ''),
+])
+def test_remove_errors_are_one_line(tmp_path, tiny_model_path, capsys, setup, args, message):
+    if setup == 'cube':
+        fits.writeto(tmp_path / 'cube.fits', np.zeros((2, 8, 8)))
+    elif setup == 'nan':
+        fits.writeto(tmp_path / 'nan.fits', np.full((8, 8), np.nan))
+    elif setup == 'table':
+        fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
+            [fits.Column('a', 'E', array=np.zeros(3))])]).writeto(tmp_path / 'table.fits')
+    elif setup == 'text':
+        (tmp_path / 'text.fits').write_text('hello')
+    status = main(['remove', str(tmp_path / args[0]), '-o', str(tmp_path / 'o.fits'),
+                   '--model', str(tiny_model_path), '-q'])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith('bgrem remove: error: ') and message in err
+    assert err.count('\n') == 1
+    assert not (tmp_path / 'o.fits').exists()
+
+
+def test_existing_output_needs_overwrite(fits_image, tiny_model_path, capsys):
+    assert main(['remove', str(fits_image), '-o', str(fits_image),
+                 '--model', str(tiny_model_path)]) == 1
+    assert '--overwrite' in capsys.readouterr().err
+
+
+def test_bad_model_and_usage(fits_image, tmp_path, capsys):
+    assert main(['remove', str(fits_image), '-o', str(tmp_path / 'o.fits'),
+                 '--model', 'nonexistent']) == 1
+    assert 'no model' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(['remove', str(fits_image), '-o', 'x.fits', '--normalization', 'big'])
+    assert exc.value.code == 2
+
+
+def test_help_does_not_import_tensorflow():
+    code = ('import sys; from bgrem.scripts.main import main\n'
+            'try:\n    main(["--help"])\nexcept SystemExit:\n    pass\n'
+            'import bgrem\n'
+            'assert "tensorflow" not in sys.modules and "keras" not in sys.modules\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert 'remove' in result.stdout
+
+
+def test_version(capsys):
+    import bgrem
+
+    with pytest.raises(SystemExit):
+        main(['--version'])
+    assert bgrem.__version__ in capsys.readouterr().out

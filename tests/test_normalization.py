@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from bgrem.model.normalization import (estimate_normalization, masked_median,
+                                       truncated_std_factor)
+
+
+def test_truncated_factor_matches_a_large_sample():
+    sample = np.random.default_rng(0).standard_normal(2_000_000)
+    kept = sample[sample <= np.quantile(sample, 0.9)]
+    assert truncated_std_factor(0.1) == pytest.approx(kept.std(), rel=2e-3)
+    assert truncated_std_factor(0.0) == 1.0
+
+
+@pytest.mark.parametrize('sigma', [0.01, 3.0, 250.0])
+def test_known_noise_gives_unit_std(sigma):
+    data = np.random.default_rng(1).normal(1000.0, sigma, (300, 300))
+    assert estimate_normalization(data) == pytest.approx(1 / sigma, rel=0.01)
+    # Without the correction the factor is that of the truncated distribution.
+    assert estimate_normalization(data, gaussian_correction=False) == pytest.approx(
+        1 / (0.8439 * sigma), rel=0.01)
+
+
+def test_sources_and_zeros_are_left_out():
+    rng = np.random.default_rng(2)
+    data = rng.normal(0.0, 2.0, (300, 300))
+    data[::10, ::10] += 500.0        # 1% bright source pixels
+    data[:50] = 0.0                  # missing data, exactly zero
+    assert estimate_normalization(data) == pytest.approx(0.5, rel=0.02)
+
+
+def test_mask_is_respected():
+    data = np.random.default_rng(3).normal(0.0, 1.0, (100, 100))
+    data[:, :50] *= 100
+    mask = np.zeros(data.shape, bool)
+    mask[:, :50] = True
+    assert estimate_normalization(data, mask) == pytest.approx(1.0, rel=0.05)
+    assert masked_median(np.where(mask, 1e6, 5.0), mask) == 5.0
+
+
+def test_input_not_modified():
+    data = np.random.default_rng(4).normal(0.0, 1.0, (50, 50))
+    copy = data.copy()
+    estimate_normalization(data)
+    np.testing.assert_array_equal(data, copy)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match='no spread'):
+        estimate_normalization(np.full((10, 10), 7.0))
+    with pytest.raises(ValueError, match='too few'):
+        estimate_normalization(np.zeros((10, 10)))
+    with pytest.raises(ValueError, match='no unmasked'):
+        masked_median(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match='exclude_brightest'):
+        truncated_std_factor(1.0)

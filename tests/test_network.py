@@ -3,7 +3,8 @@ import pytest
 
 keras = pytest.importorskip('keras')
 
-from bgrem.model.network import DEFAULT_ARCHITECTURE, SinusoidalEmbedding, build_network  # noqa: E402
+from bgrem.model.network import (DEFAULT_ARCHITECTURE, SinusoidalEmbedding,  # noqa: E402
+                                 build_network)
 
 
 def test_default_parameter_count():

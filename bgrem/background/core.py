@@ -38,9 +38,9 @@ class BGRemBackground:
 
     Parameters
     ----------
-    data : array_like, `~astropy.units.Quantity`, `~astropy.nddata.NDData` or `~astropy.nddata.CCDData`
-        The 2-D image.  Its unit, mask, WCS and meta are kept.  The input is
-        never modified.
+    data : array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+        The 2-D image (an NDData may be a `~astropy.nddata.CCDData`).  Its
+        unit, mask, WCS and meta are kept.  The input is never modified.
     model : str, path-like or `~bgrem.model.registry.BGRemModel`, optional
         A shipped model name (see `~bgrem.model.registry.available_models`),
         the path of a model, or a loaded model.
@@ -194,7 +194,8 @@ class BGRemBackground:
                 gaussian_correction=settings.get('gaussian_correction', True))
         factor = float(normalization)
         if not (np.isfinite(factor) and factor > 0):
-            raise ValueError(f'normalization must be a positive finite number, got {normalization!r}')
+            raise ValueError('normalization must be a positive finite number, '
+                             f'got {normalization!r}')
         return factor
 
     def _apply_unit(self, array):

@@ -35,7 +35,8 @@ def import_keras():
         with _quiet_native_stderr():
             import keras
     except ImportError as exc:
-        raise ImportError(f'bgrem needs Keras 3 ({exc}): pip install "keras>=3" tensorflow') from exc
+        raise ImportError(f'bgrem needs Keras 3 ({exc}): '
+                          'pip install "keras>=3" tensorflow') from exc
     if int(keras.__version__.split('.')[0]) < 3:
         raise ImportError(f'bgrem needs Keras 3, found {keras.__version__}')
     return keras

@@ -148,4 +148,3 @@ def run(options):
         fits.writeto(out / 'bgrem_demo_input.fits', data, overwrite=True)
         fits.writeto(out / 'bgrem_demo_cleaned.fits', bkg.cleaned, header, overwrite=True)
         print(f'wrote {out / "bgrem_demo_input.fits"} and {out / "bgrem_demo_cleaned.fits"}')
-

@@ -132,7 +132,7 @@ class BGRemBackground:
     def __init__(self, data, model=DEFAULT_MODEL, *, diffusion_steps=None,
                  normalization='auto', median=None, mask=None, coverage_mask=None,
                  fill_value=0.0, clip_negative=True, tile_size=None, keep_size=None,
-                 batch_size=8, progress_bar=False):
+                 batch_size=4, progress_bar=False):
         image = read_input(data, mask, coverage_mask)
         self.model = load_model(model)
         card = self.model.card

@@ -14,14 +14,14 @@ __all__ = ['main']
 
 def _build_parser():
     from .. import __version__
-    from . import demo, models, remove
+    from . import demo, models, remove, simulate, train
 
     parser = argparse.ArgumentParser(
         prog='bgrem', description='Remove the background (sky and noise) from astronomical '
                                   'images with a diffusion model.')
     parser.add_argument('--version', action='version', version=f'bgrem {__version__}')
     commands = parser.add_subparsers(title='commands', dest='command', required=True)
-    for module in (remove, demo, models):
+    for module in (remove, demo, models, simulate, train):
         module.add_parser(commands)
     return parser
 

@@ -45,7 +45,7 @@ def add_parser(commands):
                         help='keep negative pixels in the cleaned image')
     parser.add_argument('--write-background', action='store_true',
                         help='add BACKGROUND and BACKGROUND_RMS image extensions')
-    parser.add_argument('--batch-size', type=int, default=8, help='tiles per network call')
+    parser.add_argument('--batch-size', type=int, default=4, help='tiles per network call')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing output')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     parser.set_defaults(run=run)

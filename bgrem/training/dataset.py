@@ -1,0 +1,246 @@
+"""
+Training sets: simulated fields cut into normalised tiles, split by field
+into train / validation / test and cached in an HDF5 file.
+
+Each tile is stored as its source-only part ``y`` and its background-plus-
+noise part ``x`` (so ``y + x`` is the observed tile), both after exactly the
+pre-processing of inference: the field's median is subtracted and the field
+is scaled by `~bgrem.model.normalization.estimate_normalization` of the
+observed field.  Each tile then gets an extra random scale factor around 1,
+so that the network learns to tolerate a mis-estimated normalisation.
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..model.normalization import estimate_normalization, masked_median
+
+__all__ = ['TileDataset', 'normalize_field', 'cut_tiles', 'split_fields',
+           'build_tile_dataset', 'load_tile_dataset', 'SPLITS']
+
+#: Names of the splits, in order.
+SPLITS = ('train', 'validation', 'test')
+
+
+def normalize_field(sources, background, mask=None):
+    """
+    Apply the inference pre-processing to a simulated field.
+
+    Parameters
+    ----------
+    sources, background : `~numpy.ndarray`
+        Noiseless source image and background-plus-noise image; their sum is
+        the observed image.
+    mask : `~numpy.ndarray` of bool, optional
+        Pixels to leave out of the statistics (e.g. saturated).
+
+    Returns
+    -------
+    y, x : `~numpy.ndarray`
+        Normalised float32 source and background images: ``(sources) * f``
+        and ``(background - median) * f``, ``median`` and ``f`` being those
+        that inference would compute from ``sources + background``.
+    factor : float
+        The normalisation factor ``f``.
+    """
+    observed = sources + background
+    median = masked_median(observed, mask)
+    factor = estimate_normalization(observed - median, mask)
+    y = (sources * factor).astype(np.float32)
+    x = ((background - median) * factor).astype(np.float32)
+    return y, x, factor
+
+
+def cut_tiles(image, tile_size):
+    """
+    Cut an image into non-overlapping ``tile_size`` squares (the rest is dropped).
+
+    Parameters
+    ----------
+    image : `~numpy.ndarray`
+        2-D image.
+    tile_size : int
+        Tile side.
+
+    Returns
+    -------
+    tiles : `~numpy.ndarray`
+        Shape ``(n, tile_size, tile_size)``, row-major order.
+    """
+    ny, nx = (n // tile_size for n in image.shape)
+    if ny == 0 or nx == 0:
+        raise ValueError(f'image {image.shape} is smaller than a tile of {tile_size}')
+    cropped = image[:ny * tile_size, :nx * tile_size]
+    return (cropped.reshape(ny, tile_size, nx, tile_size)
+            .swapaxes(1, 2).reshape(ny * nx, tile_size, tile_size))
+
+
+def split_fields(n_fields, fractions=(0.8, 0.1, 0.1), seed=0):
+    """
+    Assign fields (not tiles) to the train, validation and test splits.
+
+    Parameters
+    ----------
+    n_fields : int
+        Number of fields.
+    fractions : tuple of float, optional
+        Fractions of train, validation and test; normalised to sum 1.
+    seed : int, optional
+        Random seed of the shuffle.
+
+    Returns
+    -------
+    splits : dict
+        ``{split name: sorted array of field indices}``; every split that has
+        a non-zero fraction gets at least one field when ``n_fields >= 3``.
+    """
+    fractions = np.asarray(fractions, float)
+    if fractions.shape != (3,) or np.any(fractions < 0) or fractions.sum() <= 0:
+        raise ValueError('fractions must be three non-negative numbers')
+    fractions = fractions / fractions.sum()
+    order = np.random.default_rng(seed).permutation(n_fields)
+    counts = np.floor(fractions * n_fields).astype(int)
+    for i in np.argsort(-fractions):  # give the rounding remainder to the biggest splits
+        if counts.sum() < n_fields:
+            counts[i] += 1
+    if n_fields >= 3:
+        for i in range(3):
+            if fractions[i] > 0 and counts[i] == 0:
+                counts[np.argmax(counts)] -= 1
+                counts[i] += 1
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return {name: np.sort(order[bounds[i]:bounds[i + 1]]) for i, name in enumerate(SPLITS)}
+
+
+@dataclasses.dataclass
+class TileDataset:
+    """
+    One split of a tile dataset, held in memory.
+
+    Attributes
+    ----------
+    sources : `~numpy.ndarray`
+        Normalised source-only tiles ``y``, shape ``(n, size, size)``.
+    background : `~numpy.ndarray`
+        Normalised background-plus-noise tiles ``x``.
+    field_seed : `~numpy.ndarray`
+        Simulation seed of the field each tile comes from.
+    attrs : dict
+        Provenance of the dataset (simulator config, seeds, tile size).
+    """
+
+    sources: np.ndarray
+    background: np.ndarray
+    field_seed: np.ndarray
+    attrs: dict
+
+    def __len__(self):
+        return len(self.sources)
+
+
+def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
+                       fractions=(0.8, 0.1, 0.1), min_peak=3.0,
+                       noise_scale_range=(0.8, 1.25), progress_bar=True):
+    """
+    Simulate fields, cut them into normalised tiles and write an HDF5 file.
+
+    Parameters
+    ----------
+    path : path-like
+        The HDF5 file to write (replaced if it exists).
+    n_fields : int
+        Number of fields to simulate.
+    config : `~bgrem.simulate.OpticalFieldConfig`, optional
+        Simulator settings (field shape included); the default config.
+    tile_size : int, optional
+        Side of the stored tiles.
+    seed : int, optional
+        Master seed: field ``i`` is simulated with seed ``seed * 100003 + i``.
+    fractions : tuple of float, optional
+        Train, validation and test fractions of the fields.
+    min_peak : float, optional
+        Tiles whose brightest source pixel is below this (in units of the
+        noise) are dropped, as in BGRem.
+    noise_scale_range : tuple of float, optional
+        Each tile is multiplied by a log-uniform random factor in this range
+        (``(1, 1)`` for none).
+    progress_bar : bool, optional
+        Show progress.
+
+    Returns
+    -------
+    counts : dict
+        Number of tiles per split.
+    """
+    import h5py
+
+    from ..simulate import OpticalFieldConfig, simulate_optical_field
+
+    config = OpticalFieldConfig() if config is None else config
+    splits = split_fields(n_fields, fractions, seed)
+    rng = np.random.default_rng([seed, 1])
+    field_split = {int(i): name for name, fields in splits.items() for i in fields}
+    collected = {name: ([], [], []) for name in SPLITS}
+    low, high = np.log(noise_scale_range)
+    for index in tqdm(range(n_fields), desc='simulating fields', disable=not progress_bar):
+        field_seed = seed * 100003 + index
+        field = simulate_optical_field(config, seed=field_seed)
+        y, x, _ = normalize_field(field.sources, field.background, field.saturated_mask)
+        y_tiles, x_tiles = cut_tiles(y, tile_size), cut_tiles(x, tile_size)
+        keep = y_tiles.max(axis=(1, 2)) >= min_peak
+        scale = np.exp(rng.uniform(low, high, keep.sum())).astype(np.float32)[:, None, None]
+        target = collected[field_split[index]]
+        target[0].append(y_tiles[keep] * scale)
+        target[1].append(x_tiles[keep] * scale)
+        target[2].append(np.full(keep.sum(), field_seed, np.int64))
+
+    attrs = {'config': json.dumps(_config_dict(config)), 'tile_size': tile_size,
+             'seed': seed, 'n_fields': n_fields, 'min_peak': min_peak,
+             'noise_scale_range': list(noise_scale_range),
+             'split_fields': json.dumps({k: (seed * 100003 + v).tolist()
+                                         for k, v in splits.items()})}
+    counts = {}
+    with h5py.File(path, 'w') as h5:
+        h5.attrs.update(attrs)
+        for name, (ys, xs, seeds) in collected.items():
+            group = h5.create_group(name)
+            empty = np.zeros((0, tile_size, tile_size), np.float32)
+            group.create_dataset('sources', data=np.concatenate(ys) if ys else empty)
+            group.create_dataset('background', data=np.concatenate(xs) if xs else empty)
+            group.create_dataset('field_seed',
+                                 data=np.concatenate(seeds) if seeds else np.zeros(0, int))
+            counts[name] = len(group['sources'])
+    return counts
+
+
+def load_tile_dataset(path, split):
+    """
+    Read one split of a dataset written by `build_tile_dataset`.
+
+    Parameters
+    ----------
+    path : path-like
+        The HDF5 file.
+    split : {'train', 'validation', 'test'}
+        Which split.
+
+    Returns
+    -------
+    dataset : `TileDataset`
+    """
+    import h5py
+
+    if split not in SPLITS:
+        raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+    with h5py.File(path, 'r') as h5:
+        group = h5[split]
+        return TileDataset(group['sources'][...], group['background'][...],
+                           group['field_seed'][...], dict(h5.attrs))
+
+
+def _config_dict(config):
+    return {key: (list(value) if isinstance(value, tuple) else value)
+            for key, value in dataclasses.asdict(config).items()}

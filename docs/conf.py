@@ -70,3 +70,35 @@ html_theme_options = {**html_theme_options,  # noqa: F405
 html_static_path = []
 htmlhelp_basename = project + 'doc'
 html_last_updated_fmt = None
+
+
+# -- Cross-references to private module paths ----------------------------------
+#
+# Docstrings refer to objects by the module that defines them (e.g.
+# ``bgrem.model.registry.load_model``), while the API pages document them
+# where they are imported from (``bgrem.model.load_model``).  Resolve such
+# references to the documented object with the longest common prefix.
+
+def _resolve_bgrem_reference(app, env, node, contnode):
+    if node.get('refdomain') != 'py':
+        return None
+    target = node['reftarget']
+    if not (target.startswith('bgrem.') or '.' not in target):
+        return None
+    domain = env.get_domain('py')
+    name = target.rsplit('.', 1)[-1]
+    candidates = [full for full in domain.objects
+                  if full.startswith('bgrem.') and full.rsplit('.', 1)[-1] == name]
+    if not candidates:
+        return None
+
+    def shared(full):
+        return len(os.path.commonprefix([full, target]))
+
+    best = sorted(candidates, key=lambda full: (-shared(full), len(full)))[0]
+    return domain.resolve_xref(env, node.get('refdoc', ''), app.builder,
+                               node.get('reftype', 'obj'), best, node, contnode)
+
+
+def setup(app):
+    app.connect('missing-reference', _resolve_bgrem_reference)

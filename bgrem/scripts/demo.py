@@ -3,7 +3,7 @@
 on it with the photutils ``Background2D`` route.
 """
 
-__all__ = ['add_parser', 'run', 'count_matches']
+__all__ = ['add_parser', 'run']
 
 _MATCH_RADIUS = 2.0
 _THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
@@ -30,60 +30,14 @@ def add_parser(commands):
     parser.set_defaults(run=run)
 
 
-def count_matches(x, y, truth_x, truth_y, radius=_MATCH_RADIUS):
-    """
-    Count detections within ``radius`` of a true source (each true source
-    matched at most once).
-
-    Parameters
-    ----------
-    x, y : array_like
-        Detected positions.
-    truth_x, truth_y : array_like
-        True positions.
-    radius : float, optional
-        Match radius in pixels.
-
-    Returns
-    -------
-    true_positives, false_positives : int
-    """
-    import numpy as np
-    from scipy.optimize import linear_sum_assignment
-    from scipy.spatial import cKDTree
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if x.size == 0:
-        return 0, 0
-    tree = cKDTree(np.column_stack([truth_x, truth_y]))
-    pairs = tree.query_ball_point(np.column_stack([x, y]), r=radius)
-    rows = [i for i, p in enumerate(pairs) for _ in p]
-    cols = [j for p in pairs for j in p]
-    if not rows:
-        return 0, int(x.size)
-    cost = np.full((x.size, len(truth_x)), 1e9)
-    cost[rows, cols] = np.hypot(x[rows] - np.asarray(truth_x)[cols],
-                                y[rows] - np.asarray(truth_y)[cols])
-    det, tru = linear_sum_assignment(cost)
-    matched = int(np.count_nonzero(cost[det, tru] <= radius))
-    return matched, int(x.size) - matched
-
-
-def _detections(image, threshold):
-    from photutils.segmentation import SourceCatalog, detect_sources
-
-    segmentation = detect_sources(image, threshold, n_pixels=5)
-    if segmentation is None:
-        return [], []
-    catalog = SourceCatalog(image, segmentation)
-    return catalog.x_centroid, catalog.y_centroid
-
-
 def _best_threshold(image, noise, truth, max_false):
     """Lowest threshold (in units of ``noise``) with at most ``max_false`` false detections."""
+    from ..evaluation import count_matches, detect_positions
+
     best = None
     for k in sorted(_THRESHOLDS, reverse=True):
-        tp, fp = count_matches(*_detections(image, k * noise), truth['x_0'], truth['y_0'])
+        tp, fp = count_matches(*detect_positions(image, k * noise), truth['x_0'], truth['y_0'],
+                               _MATCH_RADIUS)
         if fp > max_false:
             break
         best = (k, tp, fp)

@@ -18,6 +18,8 @@ except ImportError:  # not installed, e.g. a source tree on PYTHONPATH
         __version__ = '0.0.0'
 
 from .background import BGRemBackground
+from .detection import detect_sources
 from .model.registry import available_models, load_model
 
-__all__ = ['BGRemBackground', 'available_models', 'load_model', '__version__']
+__all__ = ['BGRemBackground', 'available_models', 'detect_sources', 'load_model',
+           '__version__']

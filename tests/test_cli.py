@@ -101,3 +101,32 @@ def test_version(capsys):
     with pytest.raises(SystemExit):
         main(['--version'])
     assert bgrem.__version__ in capsys.readouterr().out
+
+
+def test_detect_writes_catalog_regions_and_segmentation(fits_image, tmp_path, tiny_model_path,
+                                                        capsys):
+    from astropy.table import QTable
+    from regions import Regions
+
+    catalog_path, regions_path, segmentation_path = (
+        tmp_path / 'cat.ecsv', tmp_path / 'cat.reg', tmp_path / 'seg.fits')
+    status = main(['detect', str(fits_image), '-o', str(catalog_path), '--regions',
+                   str(regions_path), '--segmentation', str(segmentation_path), '--model',
+                   str(tiny_model_path), '--steps', '1', '--threshold', '0.5', '--method', 'sep'])
+    assert status == 0
+    catalog = QTable.read(catalog_path)
+    assert catalog.meta['method'] == 'sep' and catalog.meta['threshold'] == 0.5
+    assert f'{catalog_path}: {len(catalog)} sources' in capsys.readouterr().out
+    with fits.open(segmentation_path) as hdul:
+        labels = np.unique(hdul[0].data)
+        assert hdul[0].header['BGRSTEPS'] == 1
+        assert hdul[0].header['CRVAL1'] == 10.0
+    assert set(labels[labels > 0]) == set(catalog['label'])
+    assert len(Regions.read(regions_path, format='ds9')) == len(catalog)
+    if len(catalog):
+        assert 'sky_centroid' in catalog.colnames
+
+    status = main(['detect', str(fits_image), '-o', str(catalog_path), '--model',
+                   str(tiny_model_path), '-q'])
+    assert status == 1
+    assert 'exists' in capsys.readouterr().err

@@ -93,6 +93,11 @@ class BGRemBackground:
         units (without the unit).
     mask, coverage_mask : `~numpy.ndarray` or None
         The masks used (``mask`` includes NDData and MaskedArray masks).
+    unit : `~astropy.units.Unit` or None
+        The unit of the input, applied to every output image.
+    wcs, meta : object, dict
+        The WCS and meta of an `~astropy.nddata.NDData` input (None and
+        ``{}`` otherwise).
     fill_value : float
         The fill value.
 
@@ -151,7 +156,8 @@ class BGRemBackground:
         self.fill_value = float(fill_value)
         self.clip_negative = bool(clip_negative)
         self.unit = image.unit
-        self._image_meta = (image.wcs, image.meta)
+        self.wcs = image.wcs
+        self.meta = image.meta
         self._nonfinite = image.nonfinite
         self._stats_mask = image.invalid | image.mask
 
@@ -251,6 +257,19 @@ class BGRemBackground:
         return self._apply_unit(self._rms_background2d.background_rms.astype(np.float32))
 
     @property
+    def smooth_background(self):
+        """
+        The smooth sky level: `background` without its noise.
+
+        `~photutils.background.Background2D` (64-pixel boxes, sigma-clipped
+        median) of the removed component, which holds no source light, so
+        it is not biased by sources the way a Background2D of the data is.
+        ``data - smooth_background`` keeps the noise of the data and the
+        full flux of every source.
+        """
+        return self._apply_unit(self._rms_background2d.background.astype(np.float32))
+
+    @property
     def background_median(self):
         """Median of `background` over the usable pixels."""
         return self._apply_unit(np.float32(np.median(self._background[~self._stats_mask])))
@@ -301,7 +320,7 @@ class BGRemBackground:
         kinds = ('cleaned', 'unclipped', 'background', 'background_rms')
         if kind not in kinds:
             raise ValueError(f'kind must be one of {kinds}, got {kind!r}')
-        wcs, meta = self._image_meta
+        wcs, meta = self.wcs, self.meta
         header = fits.Header()
         for key, value in meta.items():
             try:

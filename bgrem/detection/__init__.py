@@ -1,0 +1,8 @@
+"""Source detection and photometry on bgrem-cleaned images."""
+
+from .core import *  # noqa: F401,F403
+from .core import __all__ as _core_all
+from .output import *  # noqa: F401,F403
+from .output import __all__ as _output_all
+
+__all__ = _core_all + _output_all

@@ -1,0 +1,358 @@
+"""
+`detect_sources`: a source catalogue from a bgrem-cleaned image.
+
+Detection uses the cleaned image (no noise left, so a low threshold finds
+faint sources without many false ones); photometry uses the *unclipped*
+image, because clipping negative pixels at zero biases faint fluxes upward.
+"""
+
+import collections
+import warnings
+
+import numpy as np
+from astropy.table import QTable
+
+__all__ = ['DetectionResult', 'detect_sources']
+
+#: Bit values of the ``flags`` column.
+FLAG_EDGE = 1        #: the aperture reaches the image edge or masked/invalid pixels
+FLAG_DEBLENDED = 2   #: the source was split from a larger segment by deblending
+
+DetectionResult = collections.namedtuple('DetectionResult',
+                                         ['catalog', 'segmentation', 'background'])
+DetectionResult.__doc__ = """\
+What `detect_sources` returns; unpacks as ``catalog, segmentation, background``.
+
+Attributes
+----------
+catalog : `~astropy.table.QTable`
+    One row per source (see `detect_sources`).
+segmentation : `~photutils.segmentation.SegmentationImage` or None
+    The segmentation of the cleaned image (None when nothing is detected).
+background : `~bgrem.BGRemBackground`
+    The background removal the detection used.
+"""
+
+_METHODS = ('photutils', 'sep')
+_PHOTOMETRY_IMAGES = ('unclipped', 'data')
+
+
+def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=False,
+                   method='photutils', photometry_on='unclipped', aperture_radius=None,
+                   local_bkg_width=0, **background_options):
+    """
+    Detect and measure sources on a background-removed image.
+
+    Unlike `photutils.segmentation.detect_sources`, which takes a
+    background-subtracted image and a threshold and returns only a
+    segmentation image, this function removes the background with
+    `~bgrem.BGRemBackground` (or takes one you computed), detects sources
+    on the *cleaned* image, measures them on the *unclipped* image, and
+    returns a catalogue with photutils column names next to the
+    segmentation image.
+
+    Parameters
+    ----------
+    data : array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+        The image, as for `~bgrem.BGRemBackground`.  Its unit, mask and WCS
+        are used (``sky_centroid`` needs a celestial WCS).  May be None when
+        ``background`` is given.
+    background : `~bgrem.BGRemBackground`, optional
+        The background removal of ``data`` if you already have it; by
+        default it is computed with ``background_options``.
+    threshold : float, optional
+        Detection threshold in units of the noise of the data
+        (`~bgrem.BGRemBackground.background_rms`): a pixel belongs to a
+        source if the cleaned image exceeds ``threshold * background_rms``.
+    n_pixels : int, optional
+        Minimum number of connected pixels (8-connectivity) of a source.
+    deblend : bool, optional
+        Split blended sources (`photutils.segmentation.deblend_sources`, or
+        sep's multi-threshold deblending).
+    method : {'photutils', 'sep'}, optional
+        Library for extraction and photometry.  Both give the same columns
+        and agree within the errors.
+    photometry_on : {'unclipped', 'data'}, optional
+        Image the fluxes are measured on: the unclipped bgrem output (no
+        noise, default), or the data minus
+        `~bgrem.BGRemBackground.smooth_background` (all the noise of the
+        data, no model involved).
+    aperture_radius : float, optional
+        Radius (pixels) of the circular aperture of ``aperture_flux``; by
+        default twice the median FWHM of the detected sources.
+    local_bkg_width : int, optional
+        Width (pixels) of the annulus around each source in which a local
+        background is estimated and subtracted from the fluxes; 0 (default)
+        subtracts nothing, which suits the cleaned image.
+    **background_options
+        Passed to `~bgrem.BGRemBackground` (``model``, ``diffusion_steps``,
+        ``normalization``, ``mask``, ``coverage_mask``, ...) when
+        ``background`` is not given.
+
+    Returns
+    -------
+    result : `DetectionResult`
+        ``(catalog, segmentation, background)``.  The catalogue has the
+        columns ``label``, ``x_centroid``, ``y_centroid`` (0-based pixels),
+        ``sky_centroid`` (with a WCS), ``area``, ``segment_flux``,
+        ``aperture_flux``, ``aperture_flux_err``, ``kron_flux``,
+        ``kron_flux_err``, ``flux`` and ``flux_err`` (= Kron, the total
+        flux), ``snr`` (``flux / flux_err``), ``local_background``,
+        ``clipped_aperture_flux`` (the same aperture on the clipped
+        output, to show its bias) and ``flags`` (1: aperture touches the
+        edge or invalid pixels, 2: deblended), in the unit of the data.
+        Its ``meta`` records the settings and the background removal.
+
+    Raises
+    ------
+    ValueError
+        For invalid parameters or a ``background`` of another shape.
+
+    Notes
+    -----
+    The flux errors combine the noise of the data
+    (`~bgrem.BGRemBackground.background_rms`) over the aperture; they do
+    not include the Poisson noise of the sources.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgrem import detect_sources
+    >>> from bgrem.datasets import make_demo_image
+    >>> data = make_demo_image(shape=(64, 64), n_sources=5, seed=0).data
+    >>> catalog, segmentation, bkg = detect_sources(data, threshold=2.0)  # doctest: +SKIP
+    """
+    from ..background import BGRemBackground
+
+    if method not in _METHODS:
+        raise ValueError(f'method must be one of {_METHODS}, got {method!r}')
+    if photometry_on not in _PHOTOMETRY_IMAGES:
+        raise ValueError(f'photometry_on must be one of {_PHOTOMETRY_IMAGES}, '
+                         f'got {photometry_on!r}')
+    threshold = float(threshold)
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f'threshold must be a positive number, got {threshold!r}')
+    if int(n_pixels) != n_pixels or n_pixels < 1:
+        raise ValueError(f'n_pixels must be a positive integer, got {n_pixels!r}')
+    if aperture_radius is not None and not aperture_radius > 0:
+        raise ValueError(f'aperture_radius must be positive, got {aperture_radius!r}')
+    if int(local_bkg_width) != local_bkg_width or local_bkg_width < 0:
+        raise ValueError(f'local_bkg_width must be a non-negative integer, '
+                         f'got {local_bkg_width!r}')
+
+    if background is None:
+        background = BGRemBackground(data, **background_options)
+    elif background_options:
+        raise ValueError('give either background or options to compute it, not both: '
+                         f'{sorted(background_options)}')
+    elif data is not None and np.shape(background.cleaned) != _shape_of(data):
+        raise ValueError(f'background is for an image of shape {np.shape(background.cleaned)}, '
+                         f'data has shape {_shape_of(data)}')
+
+    images = _Images.from_background(background, photometry_on)
+    extract = _extract_photutils if method == 'photutils' else _extract_sep
+    catalog, segmentation = extract(images, threshold * images.rms, int(n_pixels), deblend,
+                                    aperture_radius, int(local_bkg_width))
+    catalog = _finish_catalog(catalog, images, background)
+    catalog.meta.update({
+        'method': method, 'threshold': threshold, 'n_pixels': int(n_pixels),
+        'deblend': bool(deblend), 'photometry_on': photometry_on,
+        'local_bkg_width': int(local_bkg_width),
+        'bgrem': {key: value for key, (value, _) in background.provenance().items()},
+    })
+    return DetectionResult(catalog, segmentation, background)
+
+
+def _shape_of(data):
+    return np.shape(getattr(data, 'data', data))
+
+
+class _Images(collections.namedtuple('_Images', 'cleaned unclipped measured rms invalid mask')):
+    """Plain float64 arrays (no units) that detection and photometry use."""
+
+    @classmethod
+    def from_background(cls, bkg, photometry_on):
+        def plain(array):
+            return np.ascontiguousarray(np.asarray(getattr(array, 'value', array), float))
+
+        cleaned, unclipped = plain(bkg.cleaned), plain(bkg.unclipped)
+        invalid = ~np.isfinite(cleaned)
+        if bkg.coverage_mask is not None:
+            invalid |= bkg.coverage_mask
+        if photometry_on == 'unclipped':
+            measured = unclipped.copy()
+        else:
+            measured = plain(bkg.background) + cleaned - plain(bkg.smooth_background)
+        rms = plain(bkg.background_rms)
+        for array in (cleaned, unclipped, measured):
+            array[invalid] = 0.0
+        rms[invalid | ~np.isfinite(rms)] = np.nan
+        fallback = np.nanmedian(rms)
+        rms[~np.isfinite(rms)] = fallback if np.isfinite(fallback) else 1.0
+        return cls(cleaned, unclipped, measured, rms, invalid, invalid | bkg.mask)
+
+
+_COLUMNS = ('label', 'x_centroid', 'y_centroid', 'sky_centroid', 'area', 'segment_flux',
+            'aperture_flux', 'aperture_flux_err', 'kron_flux', 'kron_flux_err', 'flux',
+            'flux_err', 'snr', 'local_background', 'clipped_aperture_flux', 'flags')
+
+
+def _empty_catalog():
+    names = [c for c in _COLUMNS if c != 'sky_centroid']
+    return QTable([np.zeros(0, int if c in ('label', 'flags') else float) for c in names],
+                  names=names)
+
+
+def _default_radius(fwhm):
+    fwhm = np.asarray(fwhm, float)
+    fwhm = fwhm[np.isfinite(fwhm) & (fwhm > 0)]
+    return 2.0 * float(np.median(fwhm)) if fwhm.size else 3.0
+
+
+def _extract_photutils(images, threshold, n_pixels, deblend, radius, local_bkg_width):
+    from photutils.segmentation import SourceCatalog, deblend_sources
+    from photutils.segmentation import detect_sources as photutils_detect_sources
+    from photutils.utils.exceptions import NoDetectionsWarning
+
+    with warnings.catch_warnings():  # "no sources found" is an answer, not a problem
+        warnings.simplefilter('ignore', NoDetectionsWarning)
+        segmentation = photutils_detect_sources(images.cleaned, threshold, n_pixels,
+                                                mask=images.mask)
+    if segmentation is None:
+        return _empty_catalog(), None
+    parents = segmentation
+    if deblend:
+        segmentation = deblend_sources(images.cleaned, segmentation, n_pixels,
+                                       progress_bar=False)
+    detection = SourceCatalog(images.cleaned, segmentation, mask=images.mask)
+    measured = SourceCatalog(images.measured, segmentation, error=images.rms,
+                             mask=images.mask, local_bkg_width=local_bkg_width,
+                             detection_catalog=detection)
+    radius = _default_radius(detection.fwhm.value) if radius is None else float(radius)
+    aperture_flux, aperture_err = measured.circular_photometry(radius)
+    clipped = SourceCatalog(images.cleaned, segmentation, mask=images.mask,
+                            detection_catalog=detection)
+    clipped_flux, _ = clipped.circular_photometry(radius)
+
+    x, y = np.asarray(detection.x_centroid), np.asarray(detection.y_centroid)
+    flags = _edge_flags(x, y, radius, images.invalid)
+    if deblend:
+        parent_labels = parents.data[np.clip(np.round(y).astype(int), 0, None),
+                                     np.clip(np.round(x).astype(int), 0, None)]
+        shared = np.isin(parent_labels, _split_labels(parents, segmentation))
+        flags |= np.where(shared, FLAG_DEBLENDED, 0)
+    catalog = QTable()
+    catalog['label'] = detection.labels
+    catalog['x_centroid'] = x
+    catalog['y_centroid'] = y
+    catalog['area'] = np.asarray(detection.area.value)
+    catalog['segment_flux'] = np.asarray(measured.segment_flux)
+    catalog['aperture_flux'] = np.asarray(aperture_flux)
+    catalog['aperture_flux_err'] = np.asarray(aperture_err)
+    catalog['kron_flux'] = np.asarray(measured.kron_flux)
+    catalog['kron_flux_err'] = np.asarray(measured.kron_flux_err)
+    catalog['local_background'] = np.asarray(measured.local_background)
+    catalog['clipped_aperture_flux'] = np.asarray(clipped_flux)
+    catalog['flags'] = flags
+    catalog.meta['aperture_radius'] = radius
+    return catalog, segmentation
+
+
+def _split_labels(parents, segmentation):
+    """Labels of parent segments that deblending split into several."""
+    counts = collections.Counter()
+    for label in segmentation.labels:
+        ys, xs = np.nonzero(segmentation.data == label)
+        counts[parents.data[ys[0], xs[0]]] += 1
+    return [label for label, n in counts.items() if n > 1]
+
+
+def _extract_sep(images, threshold, n_pixels, deblend, radius, local_bkg_width):
+    import sep
+    from photutils.segmentation import SegmentationImage
+
+    # sep needs native byte order, C-contiguous float64 (or float32) arrays.
+    objects, segmap = sep.extract(
+        images.cleaned, 1.0, err=threshold, mask=images.mask, minarea=n_pixels,
+        filter_kernel=None, deblend_nthresh=32 if deblend else 1,
+        deblend_cont=0.005 if deblend else 1.0, clean=False, segmentation_map=True)
+    if len(objects) == 0:
+        return _empty_catalog(), None
+    x, y = objects['x'].astype(float), objects['y'].astype(float)
+    fwhm = 2.0 * np.sqrt(np.log(2.0) * (objects['a'] ** 2 + objects['b'] ** 2))
+    radius = _default_radius(fwhm) if radius is None else float(radius)
+    bkgann = None
+    if local_bkg_width:
+        bkgann = (radius + 2.0, radius + 2.0 + local_bkg_width)
+    aperture_flux, aperture_err, sep_flags = sep.sum_circle(
+        images.measured, x, y, radius, err=images.rms, mask=images.invalid, bkgann=bkgann,
+        subpix=5)
+    clipped_flux, _, _ = sep.sum_circle(images.cleaned, x, y, radius, mask=images.invalid,
+                                        subpix=5)
+    a, b, theta = objects['a'], objects['b'], objects['theta']
+    kron_radius, _ = sep.kron_radius(images.cleaned, x, y, a, b, theta, 6.0)
+    # SExtractor's AUTO aperture: 2.5 Kron radii, at least 1.4 in units of a and b.
+    kron_scale = np.maximum(2.5 * np.nan_to_num(kron_radius), 1.4)
+    kron_flux, kron_err, _ = sep.sum_ellipse(images.measured, x, y, a, b, theta, kron_scale,
+                                             err=images.rms, mask=images.invalid, subpix=5)
+    labels = np.arange(1, len(objects) + 1)
+    segment_flux = np.bincount(segmap.ravel(), weights=images.measured.ravel(),
+                               minlength=len(objects) + 1)[1:]
+    local_background = np.zeros(len(objects))
+    if local_bkg_width:
+        enclosed = np.pi * radius ** 2
+        raw, _, _ = sep.sum_circle(images.measured, x, y, radius, mask=images.invalid, subpix=5)
+        local_background = (raw - aperture_flux) / enclosed
+    flags = _edge_flags(x, y, radius, images.invalid)
+    if deblend:
+        flags |= np.where(objects['flag'] & sep.OBJ_MERGED, FLAG_DEBLENDED, 0)
+    catalog = QTable()
+    catalog['label'] = labels
+    catalog['x_centroid'] = x
+    catalog['y_centroid'] = y
+    catalog['area'] = objects['npix'].astype(float)
+    catalog['segment_flux'] = segment_flux
+    catalog['aperture_flux'] = aperture_flux
+    catalog['aperture_flux_err'] = aperture_err
+    catalog['kron_flux'] = kron_flux
+    catalog['kron_flux_err'] = kron_err
+    catalog['local_background'] = local_background
+    catalog['clipped_aperture_flux'] = clipped_flux
+    catalog['flags'] = flags | np.where(sep_flags & sep.APER_TRUNC, FLAG_EDGE, 0)
+    catalog.meta['aperture_radius'] = radius
+    return catalog, SegmentationImage(segmap.astype(np.int32))
+
+
+def _edge_flags(x, y, radius, invalid):
+    """FLAG_EDGE where a circle of ``radius`` leaves the image or hits invalid pixels."""
+    ny, nx = invalid.shape
+    flags = np.zeros(len(x), int)
+    outside = (x - radius < -0.5) | (y - radius < -0.5) | (x + radius > nx - 0.5) | (
+        y + radius > ny - 0.5)
+    flags[outside] = FLAG_EDGE
+    if invalid.any():
+        from scipy.spatial import cKDTree
+
+        bad_y, bad_x = np.nonzero(invalid)
+        tree = cKDTree(np.column_stack([bad_x, bad_y]))
+        near = tree.query(np.column_stack([x, y]), distance_upper_bound=radius + 0.5)[0]
+        flags[np.isfinite(near)] = FLAG_EDGE
+    return flags
+
+
+def _finish_catalog(catalog, images, bkg):
+    catalog['flux'] = catalog['kron_flux']
+    catalog['flux_err'] = catalog['kron_flux_err']
+    with np.errstate(divide='ignore', invalid='ignore'):
+        flux, flux_err = (np.asarray(catalog[name], float) for name in ('flux', 'flux_err'))
+        catalog['snr'] = flux / flux_err
+    if bkg.wcs is not None and getattr(bkg.wcs, 'has_celestial', False) and len(catalog):
+        catalog['sky_centroid'] = bkg.wcs.pixel_to_world(catalog['x_centroid'],
+                                                         catalog['y_centroid'])
+    if bkg.unit is not None:
+        for name in ('segment_flux', 'aperture_flux', 'aperture_flux_err', 'kron_flux',
+                     'kron_flux_err', 'flux', 'flux_err', 'local_background',
+                     'clipped_aperture_flux'):
+            catalog[name] = np.asarray(catalog[name], float) << bkg.unit
+    order = [c for c in _COLUMNS if c in catalog.colnames]
+    return catalog[order]

@@ -1,0 +1,244 @@
+"""
+Tests of `bgrem.detect_sources` and its writers.
+
+Most tests hand `detect_sources` a `KnownBackground`: a background removal
+whose outputs are built from the true source image, so detection and
+photometry are tested against exact truth without a trained network.  The
+real `BGRemBackground` path is tested with a tiny random model (machinery)
+and with the shipped model (results).
+"""
+
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.nddata import NDData
+from astropy.table import QTable
+from astropy.wcs import WCS
+from scipy.spatial import cKDTree
+
+from bgrem import BGRemBackground, detect_sources
+from bgrem.detection import DetectionResult, write_catalog, write_regions
+from bgrem.detection.core import FLAG_DEBLENDED, FLAG_EDGE
+
+NOISE = 5.0
+SKY = 100.0
+SHAPE = (200, 300)
+
+
+def gaussian_stars(positions, fluxes, shape=SHAPE, sigma=1.5):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    image = np.zeros(shape)
+    for (x, y), flux in zip(positions, fluxes):
+        image += flux / (2 * np.pi * sigma ** 2) * np.exp(
+            -((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2))
+    return image
+
+
+class KnownBackground:
+    """
+    A background removal with known outputs: the cleaned image is the true
+    source image plus a fraction ``residual`` of the noise.
+    """
+
+    def __init__(self, sources, noise, residual=0.2, wcs=None, unit=None, mask=None):
+        self.unclipped = sources + residual * noise
+        self.cleaned = np.maximum(self.unclipped, 0)
+        self.background = SKY + noise + self.unclipped - self.cleaned
+        self.background_rms = np.full(sources.shape, NOISE)
+        self.smooth_background = np.full(sources.shape, SKY)
+        self.mask = np.zeros(sources.shape, bool) if mask is None else mask
+        self.coverage_mask = None
+        self.wcs, self.unit = wcs, unit
+        if unit is not None:
+            for name in ('unclipped', 'cleaned', 'background', 'background_rms',
+                         'smooth_background'):
+                setattr(self, name, getattr(self, name) << unit)
+
+    def provenance(self):
+        return {'BGRMODEL': ('known', 'test double')}
+
+
+@pytest.fixture(scope='module')
+def field():
+    rng = np.random.default_rng(1)
+    # a jittered 6 x 5 grid: no two stars blend
+    grid_x, grid_y = np.meshgrid(np.linspace(25, SHAPE[1] - 25, 6),
+                                 np.linspace(25, SHAPE[0] - 25, 5))
+    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-5, 5, (30, 2))
+    fluxes = rng.uniform(500, 5000, 30)
+    sources = gaussian_stars(positions, fluxes)
+    noise = rng.normal(0, NOISE, SHAPE)
+    return positions, fluxes, sources, noise
+
+
+def match(catalog, positions):
+    distance, index = cKDTree(positions).query(
+        np.column_stack([catalog['x_centroid'], catalog['y_centroid']]))
+    return distance, index
+
+
+@pytest.mark.parametrize('method', ['photutils', 'sep'])
+@pytest.mark.parametrize('photometry_on', ['unclipped', 'data'])
+def test_finds_and_measures_injected_stars(field, method, photometry_on):
+    positions, fluxes, sources, noise = field
+    bkg = KnownBackground(sources, noise)
+    result = detect_sources(SKY + sources + noise, bkg, threshold=1.0, method=method,
+                            photometry_on=photometry_on)
+    catalog = result.catalog
+    assert isinstance(result, DetectionResult)
+    assert result.background is bkg
+    assert len(catalog) == len(fluxes)
+    distance, index = match(catalog, positions)
+    assert np.unique(index).size == len(fluxes)
+    assert np.max(distance) < 0.2
+    # twice the FWHM of a sigma = 1.5 Gaussian
+    assert catalog.meta['aperture_radius'] == pytest.approx(2 * 2.3548 * 1.5, rel=0.05)
+    ratio = np.asarray(catalog['aperture_flux']) / fluxes[index]
+    assert np.median(ratio) == pytest.approx(0.9961, abs=0.01)  # Gaussian within 2 FWHM
+    kron_pull = (np.asarray(catalog['kron_flux']) - fluxes[index]) / np.asarray(
+        catalog['kron_flux_err'])
+    assert np.all(np.abs(kron_pull) < 4)
+    assert np.all(catalog['flux'] == catalog['kron_flux'])
+    assert np.allclose(catalog['snr'], catalog['flux'] / catalog['flux_err'])
+    assert np.all(catalog['flags'] == 0)
+    assert catalog.meta['method'] == method
+    assert catalog.meta['bgrem'] == {'BGRMODEL': 'known'}
+    assert result.segmentation.n_labels == len(fluxes)
+
+
+def test_photutils_and_sep_agree_within_errors(field):
+    positions, fluxes, sources, noise = field
+    bkg = KnownBackground(sources, noise, residual=1.0)
+    cat_p = detect_sources(None, bkg, threshold=3.0, method='photutils').catalog
+    cat_s = detect_sources(None, bkg, threshold=3.0, method='sep').catalog
+    assert len(cat_p) == len(cat_s)
+    distance, index = cKDTree(np.column_stack([cat_s['x_centroid'], cat_s['y_centroid']])).query(
+        np.column_stack([cat_p['x_centroid'], cat_p['y_centroid']]))
+    assert np.max(distance) < 0.3
+    for name in ('aperture_flux', 'kron_flux'):
+        difference = np.asarray(cat_p[name]) - np.asarray(cat_s[name])[index]
+        error = np.asarray(cat_p[name + '_err'])
+        assert np.median(np.abs(difference) / error) < 0.3, name
+        assert np.max(np.abs(difference) / error) < 2, name
+
+
+def test_clipping_biases_faint_fluxes_up():
+    rng = np.random.default_rng(3)
+    positions = np.column_stack([np.linspace(20, 280, 12), np.full(12, 100.0)])
+    fluxes = np.full(12, 60.0)  # faint: S/N about 3 in the aperture
+    sources = gaussian_stars(positions, fluxes)
+    bkg = KnownBackground(sources, rng.normal(0, NOISE, SHAPE), residual=0.5)
+    catalog = detect_sources(None, bkg, threshold=0.5, aperture_radius=4.0).catalog
+    distance, index = match(catalog, positions)
+    near = distance < 1.5
+    assert near.sum() >= 8
+    clipped = np.asarray(catalog['clipped_aperture_flux'])[near]
+    unclipped = np.asarray(catalog['aperture_flux'])[near]
+    assert np.all(clipped >= unclipped)
+    assert np.median(clipped / fluxes[index[near]]) > 1.1
+    assert abs(np.median(unclipped / fluxes[index[near]]) - 1) < np.median(clipped / fluxes[
+        index[near]]) - 1
+
+
+def test_units_wcs_and_empty_result():
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [150.0, 100.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    sources = gaussian_stars([(149.0, 99.0)], [3000.0])  # CRPIX is 1-based
+    noise = np.random.default_rng(5).normal(0, NOISE, SHAPE)
+    bkg = KnownBackground(sources, noise, wcs=wcs, unit=u.electron)
+    catalog = detect_sources(None, bkg, threshold=2.0).catalog
+    assert len(catalog) == 1
+    assert catalog['flux'].unit == u.electron
+    assert catalog['sky_centroid'][0].ra.deg == pytest.approx(150.0, abs=1e-5)
+    assert catalog['sky_centroid'][0].dec.deg == pytest.approx(2.0, abs=1e-5)
+
+    empty = KnownBackground(np.zeros(SHAPE), noise, residual=0.0)
+    catalog, segmentation, _ = detect_sources(None, empty, threshold=2.0)
+    assert len(catalog) == 0 and segmentation is None
+    assert 'x_centroid' in catalog.colnames and 'aperture_flux' in catalog.colnames
+    assert len(detect_sources(None, empty, threshold=2.0, method='sep').catalog) == 0
+
+
+@pytest.mark.parametrize('method', ['photutils', 'sep'])
+def test_deblending_splits_a_pair(method):
+    sources = gaussian_stars([(100.0, 100.0), (106.0, 100.0)], [8000.0, 6000.0])
+    noise = np.random.default_rng(6).normal(0, NOISE, SHAPE)
+    bkg = KnownBackground(sources, noise, residual=0.0)
+    blended = detect_sources(None, bkg, threshold=1.0, method=method).catalog
+    assert len(blended) == 1
+    deblended = detect_sources(None, bkg, threshold=1.0, method=method, deblend=True).catalog
+    assert len(deblended) == 2
+    assert np.all(deblended['flags'] & FLAG_DEBLENDED)
+    assert sorted(np.round(deblended['x_centroid'])) == [100, 106]
+
+
+def test_edge_and_masked_pixels_are_flagged():
+    sources = gaussian_stars([(2.0, 100.0), (150.0, 100.0), (250.0, 100.0)], [3000.0] * 3)
+    mask = np.zeros(SHAPE, bool)
+    mask[100, 252] = True
+    bkg = KnownBackground(sources, np.zeros(SHAPE), mask=mask)
+    bkg.cleaned[100, 252] = np.nan  # an invalid pixel inside the third source's aperture
+    catalog = detect_sources(None, bkg, threshold=1.0).catalog
+    catalog.sort('x_centroid')
+    assert list(catalog['flags'] & FLAG_EDGE) == [FLAG_EDGE, 0, FLAG_EDGE]
+
+
+def test_bad_arguments(field):
+    positions, fluxes, sources, noise = field
+    bkg = KnownBackground(sources, noise)
+    for kwargs, message in [({'method': 'sextractor'}, 'method'),
+                            ({'photometry_on': 'clipped'}, 'photometry_on'),
+                            ({'threshold': -1}, 'threshold'),
+                            ({'n_pixels': 0}, 'n_pixels'),
+                            ({'aperture_radius': 0}, 'aperture_radius'),
+                            ({'local_bkg_width': -2}, 'local_bkg_width'),
+                            ({'diffusion_steps': 2}, 'not both')]:
+        with pytest.raises(ValueError, match=message):
+            detect_sources(SKY + sources, bkg, **kwargs)
+    with pytest.raises(ValueError, match='shape'):
+        detect_sources(np.zeros((10, 10)), bkg)
+
+
+def test_with_a_real_background(tiny_model):
+    """The default path computes BGRemBackground; NDData WCS and unit flow through."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [10.0, -30.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    data = SKY + gaussian_stars([(40.0, 50.0)], [5e4], shape=(96, 112)) + \
+        np.random.default_rng(0).normal(0, NOISE, (96, 112))
+    original = data.copy()
+    catalog, segmentation, bkg = detect_sources(NDData(data, wcs=wcs, unit='adu'),
+                                                model=tiny_model, diffusion_steps=1)
+    assert isinstance(bkg, BGRemBackground)
+    assert bkg.diffusion_steps == 1
+    assert catalog.meta['bgrem']['BGRSTEPS'] == 1
+    assert np.array_equal(data, original)
+    if len(catalog):
+        assert catalog['flux'].unit == u.adu
+        assert 'sky_centroid' in catalog.colnames
+
+
+def test_write_catalog_and_regions(field, tmp_path):
+    positions, fluxes, sources, noise = field
+    catalog = detect_sources(None, KnownBackground(sources, noise), threshold=1.0).catalog
+    write_catalog(catalog, tmp_path / 'cat.ecsv')
+    back = QTable.read(tmp_path / 'cat.ecsv')
+    assert np.allclose(back['aperture_flux'], catalog['aperture_flux'])
+    assert back.meta['threshold'] == 1.0
+    write_catalog(catalog, tmp_path / 'cat.fits')
+    back = QTable.read(tmp_path / 'cat.fits')
+    assert np.allclose(back['x_centroid'], catalog['x_centroid'])
+    with pytest.raises(ValueError, match='format'):
+        write_catalog(catalog, tmp_path / 'cat.txt')
+
+    write_regions(catalog, tmp_path / 'cat.reg')
+    from regions import Regions
+
+    regions = Regions.read(tmp_path / 'cat.reg', format='ds9')
+    assert len(regions) == len(catalog)
+    assert regions[0].center.x == pytest.approx(catalog['x_centroid'][0], abs=1e-3)
+    assert regions[0].radius == pytest.approx(catalog.meta['aperture_radius'], rel=1e-3)

@@ -1,7 +1,17 @@
 """
 Evaluation against the truth of simulated fields: source matching,
-detection curves (true vs false positives as the threshold sweeps).
+detection curves, the baseline background subtractions (photutils, sep,
+SExtractor) and the suite that compares them with bgrem per field
+condition.
 """
 
+from .conditions import *  # noqa: F401,F403
+from .conditions import __all__ as _conditions_all
 from .detection import *  # noqa: F401,F403
-from .detection import __all__  # noqa: F401
+from .detection import __all__ as _detection_all
+from .methods import *  # noqa: F401,F403
+from .methods import __all__ as _methods_all
+from .suite import *  # noqa: F401,F403
+from .suite import __all__ as _suite_all
+
+__all__ = _conditions_all + _detection_all + _methods_all + _suite_all

@@ -7,13 +7,65 @@ import warnings
 import numpy as np
 from astropy.table import QTable
 
-__all__ = ['count_matches', 'detect_positions', 'detection_curve', 'true_positives_at']
+__all__ = ['count_matches', 'detect_positions', 'detection_curve', 'match_to_truth',
+           'true_positives_at']
+
+
+def match_to_truth(x, y, truth_x, truth_y, radius=2.0):
+    """
+    Pair detections with true sources within ``radius``, each true source
+    used at most once (optimal one-to-one assignment by distance).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Detected positions (pixels).
+    truth_x, truth_y : array_like
+        True positions (pixels).
+    radius : float, optional
+        Match radius in pixels.
+
+    Returns
+    -------
+    detection_index, truth_index : `~numpy.ndarray` of int
+        Indices of the matched pairs.
+
+    Examples
+    --------
+    >>> from bgrem.evaluation import match_to_truth
+    >>> match_to_truth([10.2, 50.0, 10.5], [10.0, 50.0, 9.8], [10.0, 30.0], [10.0, 30.0])
+    (array([0]), array([0]))
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial import cKDTree
+
+    x, y = np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))
+    truth_x = np.atleast_1d(np.asarray(truth_x, float))
+    truth_y = np.atleast_1d(np.asarray(truth_y, float))
+    none = (np.zeros(0, int), np.zeros(0, int))
+    if x.size == 0 or truth_x.size == 0:
+        return none
+    pairs = cKDTree(np.column_stack([truth_x, truth_y])).query_ball_point(
+        np.column_stack([x, y]), r=radius)
+    rows = np.array([i for i, p in enumerate(pairs) for _ in p], int)
+    cols = np.array([j for p in pairs for j in p], int)
+    if rows.size == 0:
+        return none
+    # Only detections and truths that have a candidate pair enter the assignment.
+    det_ids, det_index = np.unique(rows, return_inverse=True)
+    tru_ids, tru_index = np.unique(cols, return_inverse=True)
+    cost = np.full((det_ids.size, tru_ids.size), 1e6)
+    cost[det_index, tru_index] = np.hypot(x[rows] - truth_x[cols], y[rows] - truth_y[cols])
+    det, tru = linear_sum_assignment(cost)
+    good = cost[det, tru] <= radius
+    order = np.argsort(det_ids[det[good]])
+    return det_ids[det[good]][order], tru_ids[tru[good]][order]
 
 
 def count_matches(x, y, truth_x, truth_y, radius=2.0):
     """
     Count detections within ``radius`` of a true source, each true source
-    matched at most once (optimal one-to-one assignment).
+    matched at most once (see `match_to_truth`).
 
     Parameters
     ----------
@@ -34,29 +86,8 @@ def count_matches(x, y, truth_x, truth_y, radius=2.0):
     >>> count_matches([10.2, 50.0, 10.5], [10.0, 50.0, 9.8], [10.0, 30.0], [10.0, 30.0])
     (1, 2)
     """
-    from scipy.optimize import linear_sum_assignment
-    from scipy.spatial import cKDTree
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    truth_x, truth_y = np.asarray(truth_x, float), np.asarray(truth_y, float)
-    if x.size == 0:
-        return 0, 0
-    if truth_x.size == 0:
-        return 0, int(x.size)
-    pairs = cKDTree(np.column_stack([truth_x, truth_y])).query_ball_point(
-        np.column_stack([x, y]), r=radius)
-    rows = np.array([i for i, p in enumerate(pairs) for _ in p], int)
-    cols = np.array([j for p in pairs for j in p], int)
-    if rows.size == 0:
-        return 0, int(x.size)
-    # Only detections and truths that have a candidate pair enter the assignment.
-    det_ids, det_index = np.unique(rows, return_inverse=True)
-    tru_ids, tru_index = np.unique(cols, return_inverse=True)
-    cost = np.full((det_ids.size, tru_ids.size), 1e6)
-    cost[det_index, tru_index] = np.hypot(x[rows] - truth_x[cols], y[rows] - truth_y[cols])
-    det, tru = linear_sum_assignment(cost)
-    matched = int(np.count_nonzero(cost[det, tru] <= radius))
-    return matched, int(x.size) - matched
+    matched = match_to_truth(x, y, truth_x, truth_y, radius)[0].size
+    return matched, int(np.size(x)) - matched
 
 
 def detect_positions(image, threshold, n_pixels=5, mask=None):
@@ -93,8 +124,8 @@ def detect_positions(image, threshold, n_pixels=5, mask=None):
     return np.asarray(catalog.x_centroid), np.asarray(catalog.y_centroid)
 
 
-def detection_curve(image, thresholds, truth_x, truth_y, *, radius=2.0, n_pixels=5,
-                    mask=None):
+def detection_curve(image, thresholds, truth_x, truth_y, *, noise=None, radius=2.0,
+                    n_pixels=5, mask=None):
     """
     True and false positives as the detection threshold sweeps.
 
@@ -103,9 +134,12 @@ def detection_curve(image, thresholds, truth_x, truth_y, *, radius=2.0, n_pixels
     image : array_like
         Background-subtracted (or cleaned) image.
     thresholds : sequence of float
-        Thresholds to try (same units as ``image``).
+        Thresholds to try: in the units of ``image``, or of ``noise`` if
+        given.
     truth_x, truth_y : array_like
         True source positions.
+    noise : float or array_like, optional
+        Noise (map) that the thresholds multiply.
     radius : float, optional
         Match radius (pixels).
     n_pixels : int, optional
@@ -119,8 +153,9 @@ def detection_curve(image, thresholds, truth_x, truth_y, *, radius=2.0, n_pixels
         Columns ``threshold``, ``true_positives``, ``false_positives``.
     """
     rows = []
+    scale = 1.0 if noise is None else np.asarray(noise, float)
     for threshold in thresholds:
-        tp, fp = count_matches(*detect_positions(image, threshold, n_pixels, mask),
+        tp, fp = count_matches(*detect_positions(image, threshold * scale, n_pixels, mask),
                                truth_x, truth_y, radius)
         rows.append((threshold, tp, fp))
     return QTable(rows=rows, names=('threshold', 'true_positives', 'false_positives'))

@@ -1,6 +1,7 @@
 """
 Entry point of the ``bgrem`` command: ``bgrem remove``, ``bgrem detect``,
-``bgrem demo``, ``bgrem models``, ``bgrem simulate`` and ``bgrem train``.
+``bgrem evaluate``, ``bgrem demo``, ``bgrem models``, ``bgrem simulate`` and
+``bgrem train``.
 
 Heavy modules (TensorFlow) are imported only by the subcommands that need
 them, so ``bgrem --help`` is instant.
@@ -14,14 +15,14 @@ __all__ = ['main']
 
 def _build_parser():
     from .. import __version__
-    from . import demo, detect, models, remove, simulate, train
+    from . import demo, detect, evaluate, models, remove, simulate, train
 
     parser = argparse.ArgumentParser(
         prog='bgrem', description='Remove the background (sky and noise) from astronomical '
                                   'images with a diffusion model.')
     parser.add_argument('--version', action='version', version=f'bgrem {__version__}')
     commands = parser.add_subparsers(title='commands', dest='command', required=True)
-    for module in (remove, detect, demo, models, simulate, train):
+    for module in (remove, detect, evaluate, demo, models, simulate, train):
         module.add_parser(commands)
     return parser
 

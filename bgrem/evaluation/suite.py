@@ -1,0 +1,424 @@
+"""
+The evaluation suite: bgrem against photutils, sep and SExtractor
+background subtraction on simulated fields with truth.
+
+For every field the same detector (`bgrem.detect_sources`, photutils
+segmentation, 5 connected pixels) runs on the output of every method, so
+only the background subtraction differs.  Metrics per field condition:
+
+- true vs false positives as the detection threshold sweeps (the paper's
+  Fig. 8), and true positives at fixed false-positive budgets;
+- flux ratio ``F_measured / F_true`` against S/N for isolated point-like
+  sources (Fig. 6): bgrem photometry on the unclipped image, on the clipped
+  image, and the baselines;
+- the fraction of the flux of large, low surface brightness galaxies kept;
+- mean and standard deviation of the residual (output minus truth) in
+  source-free pixels, in units of the noise;
+- wall time per megapixel.
+"""
+
+import time
+
+import numpy as np
+
+from .conditions import FIELD_CONDITIONS, condition_config
+from .detection import detection_curve, match_to_truth, true_positives_at
+from .methods import HAS_SEXTRACTOR, SubtractedImage, subtract_background
+
+__all__ = ['DETECTION_THRESHOLDS', 'FP_BUDGETS_PER_FIELD', 'evaluate_conditions',
+           'evaluate_field', 'format_report', 'plot_report', 'summarize']
+
+#: Thresholds of the sweep, in units of each method's noise map.
+DETECTION_THRESHOLDS = tuple(float(t) for t in np.round(np.geomspace(0.05, 20.0, 36), 4))
+#: False positives per field at which true positives are compared.
+FP_BUDGETS_PER_FIELD = (1, 3, 10)
+#: Thresholds (noise units) of the catalogues used for photometry.
+PHOTOMETRY_THRESHOLDS = {'bgrem': 1.0, 'baseline': 3.0}
+#: Bins of true S/N for the flux-ratio summary.
+SNR_BINS = (5, 10, 20, 50, 100, 1000, np.inf)
+#: Seeds of evaluation fields start here (training fields use 2026xxxxx).
+EVALUATION_SEED = 700_000_000
+
+
+def _plain(value):
+    return np.asarray(getattr(value, 'value', value), float)
+
+
+def _truth_inside(field):
+    catalog = field.catalog
+    ny, nx = field.observed.shape
+    x, y = _plain(catalog['x']), _plain(catalog['y'])
+    inside = (x >= 0) & (x <= nx - 1) & (y >= 0) & (y <= ny - 1)
+    return catalog[inside]
+
+
+def _isolated_point_sources(truth, fwhm, shape):
+    """Stars and small galaxies with no neighbour that adds 2% of their flux nearby."""
+    from scipy.spatial import cKDTree
+
+    x, y, flux = _plain(truth['x']), _plain(truth['y']), _plain(truth['flux'])
+    small = (_plain(truth['half_light_radius']) < fwhm) & ~np.asarray(truth['large']) \
+        & ~np.asarray(truth['saturated'])
+    margin = 3 * fwhm
+    inside = (x > margin) & (y > margin) & (x < shape[1] - margin) & (y < shape[0] - margin)
+    tree = cKDTree(np.column_stack([x, y]))
+    isolated = np.ones(len(truth), bool)
+    for i, neighbours in enumerate(tree.query_ball_point(np.column_stack([x, y]), 3 * fwhm)):
+        others = [j for j in neighbours if j != i]
+        isolated[i] = not np.any(flux[others] > 0.02 * flux[i])
+    return small & inside & isolated
+
+
+def _flux_ratios(subtracted, threshold, truth, selected, radius):
+    from ..detection import detect_sources
+
+    catalog = detect_sources(None, subtracted, threshold=threshold).catalog
+    detections, truths = match_to_truth(catalog['x_centroid'], catalog['y_centroid'],
+                                        _plain(truth['x']), _plain(truth['y']), radius)
+    keep = selected[truths]
+    detections, truths = detections[keep], truths[keep]
+    true_flux = _plain(truth['flux'])[truths]
+    return {'ratio': (_plain(catalog['flux'])[detections] / true_flux).tolist(),
+            'snr': (true_flux / _plain(catalog['flux_err'])[detections]).tolist()}
+
+
+def _extended_flux(images, truth, sources):
+    """Flux kept within twice the half-light ellipse of each large galaxy."""
+    from photutils.aperture import EllipticalAperture, aperture_photometry
+
+    large = truth[np.asarray(truth['large'])]
+    ny, nx = sources.shape
+    rows = []
+    for galaxy in large:
+        x, y, r = (_plain(galaxy[k]) for k in ('x', 'y', 'half_light_radius'))
+        q = 1 - float(galaxy['ellipticity'])
+        a, b = 2 * r / np.sqrt(q), 2 * r * np.sqrt(q)
+        if x - a < 0 or y - a < 0 or x + a > nx - 1 or y + a > ny - 1:
+            continue
+        aperture = EllipticalAperture((float(x), float(y)), float(a), float(b),
+                                      theta=np.deg2rad(_plain(galaxy['position_angle'])))
+        total = float(aperture_photometry(sources, aperture)['aperture_sum'][0])
+        rows.append({name: float(aperture_photometry(image, aperture)['aperture_sum'][0])
+                     / total for name, image in images.items()})
+    return {name: [row[name] for row in rows] for name in images}
+
+
+def evaluate_field(field, model, *, diffusion_steps=None, methods=None, thresholds=None):
+    """
+    Evaluate bgrem and the baseline methods on one simulated field.
+
+    Parameters
+    ----------
+    field : `~bgrem.simulate.SimulatedField`
+        A field with its truth.
+    model : str, path-like or `~bgrem.model.registry.BGRemModel`
+        The bgrem model.
+    diffusion_steps : int, optional
+        Steps of bgrem; by default the model's.
+    methods : sequence of str, optional
+        Baselines among ``'background2d'``, ``'sep'``, ``'sextractor'``;
+        by default all that are installed.
+    thresholds : sequence of float, optional
+        Detection thresholds in noise units; by default
+        `DETECTION_THRESHOLDS`.
+
+    Returns
+    -------
+    result : dict
+        ``curves`` (true and false positives per threshold and method,
+        including ``background2d_smoothed``: Background2D subtraction then a
+        Gaussian of the seeing, the control), ``flux`` (ratios and true S/N
+        of isolated point-like sources per method), ``extended`` (flux
+        fraction kept per large galaxy), ``residual`` (mean and std in
+        source-free pixels / noise), ``seconds`` and ``n_true``.
+    """
+    from ..background import BGRemBackground
+
+    methods = _baselines(methods)
+    thresholds = DETECTION_THRESHOLDS if thresholds is None else tuple(thresholds)
+    data = field.observed.astype(float)
+    sources = field.sources.astype(float)
+    noise = _plain(field.noise_sigma)
+    noise_median = float(np.median(noise))
+    fwhm = field.seeing_fwhm / field.config.pixel_scale
+    radius = max(2.5, 0.5 * fwhm)
+    truth = _truth_inside(field)
+    selected = _isolated_point_sources(truth, fwhm, data.shape)
+
+    start = time.perf_counter()
+    bkg = BGRemBackground(data, model, diffusion_steps=diffusion_steps)
+    bgrem_seconds = time.perf_counter() - start
+    outputs = {'bgrem': SubtractedImage.from_bgrem(bkg, clipped=False, seconds=bgrem_seconds)}
+    for method in methods:
+        outputs[method] = subtract_background(data, method)
+    control = outputs.get('background2d') or subtract_background(data, 'background2d')
+    detect_on = dict(outputs, background2d_smoothed=control.smoothed(fwhm / 2.3548))
+
+    curves = {}
+    for name, image in detect_on.items():
+        curve = detection_curve(image.cleaned, thresholds, _plain(truth['x']),
+                                _plain(truth['y']), noise=image.background_rms, radius=radius)
+        curves[name] = {'true_positives': np.asarray(curve['true_positives']).tolist(),
+                        'false_positives': np.asarray(curve['false_positives']).tolist()}
+
+    photometry = dict(outputs, bgrem_clipped=SubtractedImage.from_bgrem(bkg, clipped=True))
+    flux = {}
+    for name, image in photometry.items():
+        threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name.startswith('bgrem') else 'baseline']
+        flux[name] = _flux_ratios(image, threshold, truth, selected, radius)
+
+    extended = _extended_flux({'bgrem': outputs['bgrem'].unclipped,
+                               'bgrem_clipped': outputs['bgrem'].cleaned,
+                               **{m: outputs[m].unclipped for m in methods}}, truth, sources)
+    free = sources < 0.05 * noise
+    residual = {}
+    for name, image in (('bgrem', outputs['bgrem'].unclipped),
+                        ('bgrem_clipped', outputs['bgrem'].cleaned),
+                        *((m, outputs[m].unclipped) for m in methods)):
+        values = ((image - sources) / noise)[free]
+        residual[name] = {'mean': float(np.mean(values)), 'std': float(np.std(values))}
+    return {
+        'seed': int(field.seed), 'shape': list(data.shape), 'n_true': len(truth),
+        'n_isolated': int(selected.sum()), 'seeing_fwhm_pix': float(fwhm),
+        'noise_median': noise_median, 'match_radius': float(radius),
+        'curves': curves, 'flux': flux, 'extended': extended, 'residual': residual,
+        'seconds': {name: image.seconds for name, image in outputs.items()},
+    }
+
+
+def _baselines(methods):
+    if methods is None:
+        return ('background2d', 'sep') + (('sextractor',) if HAS_SEXTRACTOR else ())
+    methods = tuple(methods)
+    if 'sextractor' in methods and not HAS_SEXTRACTOR:
+        methods = tuple(m for m in methods if m != 'sextractor')
+    return methods
+
+
+def evaluate_conditions(model='optical', *, conditions=None, n_fields=8, shape=(512, 512),
+                        diffusion_steps=None, methods=None, seed=EVALUATION_SEED,
+                        progress_bar=False):
+    """
+    Run `evaluate_field` on ``n_fields`` simulated fields per condition and
+    summarise.
+
+    Parameters
+    ----------
+    model : str, path-like or `~bgrem.model.registry.BGRemModel`, optional
+        The bgrem model.
+    conditions : sequence of str, optional
+        Keys of `~bgrem.evaluation.FIELD_CONDITIONS`; by default all.
+    n_fields : int, optional
+        Fields per condition.
+    shape : tuple of int, optional
+        Field shape.
+    diffusion_steps : int, optional
+        Steps of bgrem; by default the model's.
+    methods : sequence of str, optional
+        Baselines (see `evaluate_field`).
+    seed : int, optional
+        Seed of the first field; condition ``k`` uses seeds
+        ``seed + 10000 k + i``, far from the training fields.
+    progress_bar : bool, optional
+        Show a progress bar over the fields.
+
+    Returns
+    -------
+    report : dict
+        ``settings``, ``conditions`` (a summary per condition, see
+        `format_report`) and ``fields`` (every `evaluate_field` result).
+    """
+    from ..model.registry import load_model
+    from ..simulate import simulate_optical_field
+
+    model = load_model(model)
+    conditions = list(FIELD_CONDITIONS) if conditions is None else list(conditions)
+    for condition in conditions:
+        condition_config(condition, shape)  # fail early on a typo
+    jobs = [(k, c, i) for k, c in enumerate(conditions) for i in range(n_fields)]
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        jobs = tqdm(jobs, desc='bgrem evaluate', unit='field')
+    fields = {c: [] for c in conditions}
+    for k, condition, i in jobs:
+        field = simulate_optical_field(condition_config(condition, shape),
+                                       seed=seed + 10000 * k + i)
+        fields[condition].append(evaluate_field(field, model, diffusion_steps=diffusion_steps,
+                                                methods=methods))
+    steps = model.card.default_steps if diffusion_steps is None else diffusion_steps
+    return {
+        'settings': {'model': model.name, 'diffusion_steps': int(steps),
+                     'n_fields': int(n_fields), 'shape': list(shape),
+                     'baselines': list(_baselines(methods)), 'seed': int(seed),
+                     'thresholds': list(DETECTION_THRESHOLDS),
+                     'photometry_thresholds': PHOTOMETRY_THRESHOLDS,
+                     'date': time.strftime('%Y-%m-%d')},
+        'conditions': {c: summarize(results) for c, results in fields.items()},
+        'fields': fields,
+    }
+
+
+def summarize(results):
+    """
+    Summary of the `evaluate_field` results of one condition.
+
+    Returns
+    -------
+    summary : dict
+        ``true_positives_at`` (per FP budget per field, per method), the
+        summed ``curves``, ``flux`` (median ratio and median |ratio - 1| at
+        S/N > 20, median ratio per S/N bin), ``extended`` (median fraction
+        kept), ``residual`` (mean of the per-field values) and
+        ``seconds_per_megapixel``.
+    """
+    n = len(results)
+    names = list(results[0]['curves'])
+    curves = {name: {key: np.sum([r['curves'][name][key] for r in results], axis=0).tolist()
+                     for key in ('true_positives', 'false_positives')} for name in names}
+    tp_at = {str(b): {name: true_positives_at(curves[name], b * n) for name in names}
+             for b in FP_BUDGETS_PER_FIELD}
+    flux = {}
+    for name in results[0]['flux']:
+        ratio = np.concatenate([r['flux'][name]['ratio'] for r in results])
+        snr = np.concatenate([r['flux'][name]['snr'] for r in results])
+        bright = snr > 20
+        bins = {}
+        for low, high in zip(SNR_BINS[:-1], SNR_BINS[1:]):
+            inside = (snr >= low) & (snr < high)
+            bins[f'{low}-{high}'] = (float(np.median(ratio[inside])) if inside.any()
+                                     else None, int(inside.sum()))
+        flux[name] = {
+            'n_snr_above_20': int(bright.sum()),
+            'median_ratio_snr_above_20': float(np.median(ratio[bright])) if bright.any()
+            else None,
+            'median_abs_deviation_snr_above_20': float(np.median(np.abs(ratio[bright] - 1)))
+            if bright.any() else None,
+            'median_ratio_by_snr': bins}
+    extended = {}
+    for name in results[0]['extended']:
+        kept = np.concatenate([r['extended'][name] for r in results])
+        extended[name] = {'n': int(kept.size),
+                          'median_fraction_kept': float(np.median(kept)) if kept.size else None}
+    megapixels = np.prod(results[0]['shape']) / 1e6
+    return {
+        'n_fields': n, 'n_true': int(sum(r['n_true'] for r in results)),
+        'true_positives_at': tp_at, 'curves': curves, 'flux': flux, 'extended': extended,
+        'residual': {name: {k: float(np.mean([r['residual'][name][k] for r in results]))
+                            for k in ('mean', 'std')} for name in results[0]['residual']},
+        'seconds_per_megapixel': {
+            name: float(np.mean([r['seconds'][name] for r in results]) / megapixels)
+            for name in results[0]['seconds']},
+    }
+
+
+def format_report(report):
+    """
+    The summary of `evaluate_conditions` as a printable text table.
+
+    Returns
+    -------
+    text : str
+    """
+    lines = []
+    settings = report['settings']
+    lines.append(f"bgrem evaluate: model {settings['model']}, {settings['diffusion_steps']} "
+                 f"steps, {settings['n_fields']} fields of {settings['shape']} per condition "
+                 f"({settings['date']})")
+    budget = str(FP_BUDGETS_PER_FIELD[1])
+    for condition, summary in report['conditions'].items():
+        tp = summary['true_positives_at'][budget]
+        lines.append('')
+        lines.append(f"[{condition}] {summary['n_true']} true sources; true positives at "
+                     f"{budget} false positives per field:")
+        reference = max((tp[m] for m in ('sep', 'sextractor') if m in tp
+                         and np.isfinite(tp[m])), default=np.nan)
+        for name, value in tp.items():
+            gain = (value / reference - 1) * 100 if reference and np.isfinite(value) else np.nan
+            lines.append(f'  {name:24s} {value:8.1f}   {gain:+6.1f}% vs best of sep/SExtractor')
+        lines.append('  flux ratio (S/N > 20): median, median |ratio - 1|, n; '
+                     'residual mean, std (noise units); s/MPix')
+        for name, f in summary['flux'].items():
+            residual = summary['residual'].get(name)
+            seconds = summary['seconds_per_megapixel'].get(name)
+            cells = [f"{f['median_ratio_snr_above_20'] or np.nan:7.4f}",
+                     f"{f['median_abs_deviation_snr_above_20'] or np.nan:7.4f}",
+                     f"{f['n_snr_above_20']:5d}"]
+            cells.append(f"{residual['mean']:+7.3f} {residual['std']:6.3f}" if residual
+                         else ' ' * 14)
+            cells.append(f'{seconds:7.2f}' if seconds is not None else '')
+            lines.append(f'  {name:24s} ' + '  '.join(cells))
+        kept = ', '.join(f"{name} {e['median_fraction_kept']:.3f}" for name, e in
+                         summary['extended'].items() if e['median_fraction_kept'] is not None)
+        n_large = next(iter(summary['extended'].values()))['n']
+        lines.append(f'  large galaxies ({n_large}): median flux fraction kept: {kept or "-"}')
+    return '\n'.join(lines)
+
+
+def plot_report(report, folder):
+    """
+    Write the plots of a report: ``tp_vs_fp.png`` (one panel per
+    condition) and ``flux_ratio.png`` (flux ratio against true S/N, all
+    conditions together).
+
+    Parameters
+    ----------
+    report : dict
+        From `evaluate_conditions`.
+    folder : path-like
+        Where to write them.
+
+    Returns
+    -------
+    paths : list of `pathlib.Path`
+    """
+    import pathlib
+
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    conditions = report['conditions']
+    columns = min(3, len(conditions))
+    rows = int(np.ceil(len(conditions) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    for ax, (condition, summary) in zip(axes.ravel(), conditions.items()):
+        for name, curve in summary['curves'].items():
+            ax.plot(curve['false_positives'], curve['true_positives'], '.-', ms=3, label=name)
+        ax.set_xscale('symlog', linthresh=1)
+        ax.set_title(condition, fontsize=10)
+        ax.set_xlabel('false positives')
+        ax.set_ylabel(f"true positives (of {summary['n_true']})")
+    for ax in axes.ravel()[len(conditions):]:
+        ax.axis('off')
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    paths = [folder / 'tp_vs_fp.png']
+    fig.savefig(paths[0], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    names = list(next(iter(report['fields'].values()))[0]['flux'])
+    for name in names:
+        ratio = np.concatenate([f['flux'][name]['ratio'] for fields in report['fields'].values()
+                                for f in fields])
+        snr = np.concatenate([f['flux'][name]['snr'] for fields in report['fields'].values()
+                              for f in fields])
+        edges = np.geomspace(3, 3000, 16)
+        centres = np.sqrt(edges[1:] * edges[:-1])
+        medians = [np.median(ratio[(snr >= lo) & (snr < hi)]) if np.any(
+            (snr >= lo) & (snr < hi)) else np.nan for lo, hi in zip(edges[:-1], edges[1:])]
+        ax.plot(centres, medians, 'o-', ms=3, label=name)
+    ax.axhline(1, color='k', lw=0.8)
+    ax.set_xscale('log')
+    ax.set_ylim(0.5, 1.5)
+    ax.set_xlabel('true S/N')
+    ax.set_ylabel('median F_measured / F_true')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(folder / 'flux_ratio.png')
+    fig.savefig(paths[1], dpi=100)
+    plt.close(fig)
+    return paths

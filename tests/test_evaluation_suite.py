@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+
+from bgrem.evaluation import (FIELD_CONDITIONS, HAS_SEXTRACTOR, SubtractedImage,
+                              condition_config, evaluate_field, format_report, plot_report,
+                              subtract_background, summarize)
+
+pytest.importorskip('galsim')
+
+
+@pytest.fixture(scope='module')
+def sky_image():
+    yy, xx = np.mgrid[:200, :300]
+    sky = 100.0 + 0.05 * xx + 0.02 * yy
+    return sky, sky + np.random.default_rng(0).normal(0, 4.0, sky.shape)
+
+
+@pytest.mark.parametrize('method', ['background2d', 'sep', pytest.param(
+    'sextractor', marks=pytest.mark.skipif(not HAS_SEXTRACTOR, reason='no source-extractor'))])
+def test_baselines_recover_a_smooth_sky(sky_image, method):
+    sky, data = sky_image
+    # no median filter: on a mesh of 4 x 5 boxes it distorts a gradient at the edges
+    subtracted = subtract_background(data, method, filter_size=1)
+    assert subtracted.name == method
+    error = np.abs(subtracted.smooth_background - sky)
+    assert np.median(error) < 0.5  # gradient of 15 across, noise 4
+    assert np.max(error[64:-64, 64:-64]) < 1.5
+    assert np.median(subtracted.background_rms) == pytest.approx(4.0, rel=0.05)
+    assert np.allclose(subtracted.cleaned, data - subtracted.smooth_background)
+    assert subtracted.seconds > 0
+
+
+def test_bad_method_and_condition(sky_image):
+    with pytest.raises(ValueError, match='method'):
+        subtract_background(sky_image[1], 'median')
+    with pytest.raises(ValueError, match='unknown condition'):
+        condition_config('cloudy')
+    crowded = condition_config('crowded', shape=(64, 64))
+    assert crowded.shape == (64, 64)
+    assert crowded.star_density == FIELD_CONDITIONS['crowded']['star_density']
+
+
+def test_smoothed_control_scales_the_noise():
+    noise = np.random.default_rng(1).normal(0, 3.0, (400, 400))
+    image = SubtractedImage('x', noise, noise, np.zeros_like(noise), np.full(noise.shape, 3.0))
+    smoothed = image.smoothed(2.0)
+    assert smoothed.name == 'x_smoothed'
+    assert np.std(smoothed.cleaned) == pytest.approx(np.median(smoothed.background_rms),
+                                                     rel=0.05)
+
+
+def test_evaluate_field_with_a_model_that_removes_everything(everything_model, tmp_path):
+    from bgrem.simulate import simulate_optical_field
+
+    field = simulate_optical_field(condition_config('default', shape=(160, 160)), seed=5)
+    result = evaluate_field(field, everything_model, methods=['background2d', 'sep'],
+                            thresholds=[0.5, 3.0, 10.0])
+    assert set(result['curves']) == {'bgrem', 'background2d', 'sep', 'background2d_smoothed'}
+    # Nothing is left to detect in an all-background output ...
+    assert result['curves']['bgrem']['true_positives'] == [0, 0, 0]
+    # ... while the baselines find sources, fewer at higher thresholds.
+    tp = result['curves']['background2d']['true_positives']
+    assert tp[1] > 0 and tp[0] >= tp[1] >= tp[2]
+    assert result['flux']['bgrem']['ratio'] == []
+    sources = field.sources[field.sources < 0.05 * np.asarray(field.noise_sigma)]
+    assert result['residual']['bgrem']['std'] < 0.1  # the output is zero, truth ~ 0 there
+    assert abs(result['residual']['background2d']['std'] - 1) < 0.2
+    assert sources.size > 0
+
+    report = {'settings': {'model': 'all', 'diffusion_steps': 1, 'n_fields': 1,
+                           'shape': [160, 160], 'date': 'today'},
+              'conditions': {'default': summarize([result])}, 'fields': {'default': [result]}}
+    json.dumps(report)
+    text = format_report(report)
+    assert '[default]' in text and 'background2d_smoothed' in text
+    paths = plot_report(report, tmp_path)
+    assert all(p.stat().st_size > 1000 for p in paths)

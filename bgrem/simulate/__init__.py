@@ -9,6 +9,8 @@ is needed to simulate (``pip install 'bgrem[train]'``), not to import.
 
 from .optical import (HAS_GALSIM, OpticalFieldConfig, SimulatedField,
                       simulate_optical_field, simulate_optical_tiles)
+from .gamma import GammaPatch, GammaSky, GammaSkyConfig, simulate_gamma_patches
 
 __all__ = ['OpticalFieldConfig', 'SimulatedField', 'simulate_optical_field',
-           'simulate_optical_tiles', 'HAS_GALSIM']
+           'simulate_optical_tiles', 'HAS_GALSIM',
+           'GammaSkyConfig', 'GammaSky', 'GammaPatch', 'simulate_gamma_patches']

@@ -82,8 +82,8 @@ def main(args=None):
         data = field.observed.astype(np.float64)
         noise = float(np.median(field.noise_sigma))
         truth = field.catalog
-        inside = ((truth['x'] >= 0) & (truth['x'] <= data.shape[1] - 1)
-                  & (truth['y'] >= 0) & (truth['y'] <= data.shape[0] - 1))
+        tx, ty = np.asarray(truth['x'].value), np.asarray(truth['y'].value)
+        inside = (tx >= 0) & (tx <= data.shape[1] - 1) & (ty >= 0) & (ty <= data.shape[0] - 1)
         truth = truth[inside]
         n_truth += len(truth)
         cleaned_for_detection = None
@@ -108,8 +108,8 @@ def main(args=None):
         for name, image, scale in (('bgrem', cleaned_for_detection, noise),
                                    ('background2d', subtracted, noise),
                                    ('background2d_smoothed', smoothed, smoothed_noise)):
-            curve = detection_curve(image, np.array(THRESHOLDS) * scale, truth['x'], truth['y'],
-                                    radius=MATCH_RADIUS)
+            curve = detection_curve(image, THRESHOLDS, truth['x'].value, truth['y'].value,
+                                    noise=scale, radius=MATCH_RADIUS)
             counts = np.column_stack([curve['true_positives'], curve['false_positives']])
             curves[name] = curves[name] + counts
         for name, image in (('truth', field.sources), ('bgrem', cleaned_for_detection),

@@ -215,3 +215,20 @@ def test_results_are_deterministic(tiny_model):
     with pytest.warns(AstropyUserWarning):
         second = BGRemBackground(data, tiny_model).unclipped
     np.testing.assert_array_equal(first, second)
+
+
+def test_poisson_normalization_model_uses_a_map(zero_model):
+    """A count-map model normalises per pixel; an identity network gives data - median back."""
+    from conftest import FunctionModel
+
+    counts = np.random.default_rng(2).poisson(
+        np.outer(np.linspace(3, 200, 96), np.ones(80))).astype(float)
+    model = FunctionModel(lambda images, variances: np.zeros_like(images), name='counts',
+                          normalization={'method': 'poisson', 'smoothing': 1.5, 'floor': 1.0,
+                                         'median': 'global'})
+    bkg = BGRemBackground(counts, model, clip_negative=False)
+    assert bkg.normalization_map is not None and bkg.normalization_map.shape == counts.shape
+    assert bkg.normalization_map[0].mean() > 3 * bkg.normalization_map[-1].mean()
+    assert np.allclose(bkg.unclipped, counts - np.median(counts), atol=1e-3)
+    scalar = BGRemBackground(counts, model, normalization=0.5)  # a given factor wins
+    assert scalar.normalization_map is None and scalar.normalization == 0.5

@@ -54,3 +54,35 @@ def test_errors():
         masked_median(np.full((3, 3), np.nan))
     with pytest.raises(ValueError, match='exclude_brightest'):
         truncated_std_factor(1.0)
+
+
+def test_poisson_normalization_whitens_counts():
+    from bgrem.model.normalization import poisson_normalization
+
+    rng = np.random.default_rng(3)
+    expected = np.outer(np.linspace(2, 300, 200), np.ones(150))  # 2 to 300 counts per pixel
+    counts = rng.poisson(expected).astype(float)
+    original = counts.copy()
+    factor = poisson_normalization(counts, smoothing=3.0)
+    assert factor.dtype == np.float32 and factor.shape == counts.shape
+    assert np.array_equal(counts, original)
+    whitened = (counts - expected) * factor
+    for rows in (slice(2, 14), slice(184, 198)):  # faint and bright parts
+        assert np.std(whitened[rows]) == pytest.approx(1.0, abs=0.1)
+    # a single factor cannot do that: the noise std changes by a factor of about 4.5
+    assert np.std((counts - expected)[184:198]) / np.std((counts - expected)[2:14]) > 4
+
+
+def test_poisson_normalization_floor_mask_and_errors():
+    from bgrem.model.normalization import poisson_normalization
+
+    empty = np.zeros((40, 40))
+    assert np.all(poisson_normalization(empty, floor=4.0) == np.float32(0.5))
+    counts = np.full((40, 40), 100.0)
+    mask = np.zeros_like(counts, bool)
+    counts[10:20, 10:20], mask[10:20, 10:20] = 1e6, True  # masked hot region is ignored
+    assert np.allclose(poisson_normalization(counts, mask), 0.1, rtol=1e-4)
+    with pytest.raises(ValueError, match='positive'):
+        poisson_normalization(counts, smoothing=0)
+    with pytest.raises(ValueError, match='no unmasked'):
+        poisson_normalization(counts, np.ones_like(mask))

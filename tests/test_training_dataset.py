@@ -61,3 +61,38 @@ def test_build_dataset(tmp_path):
     assert set(test.field_seed) <= set(splits['test'])
     with pytest.raises(ValueError, match='split'):
         load_tile_dataset(tmp_path / 'd.h5', 'holdout')
+
+
+def test_normalize_field_poisson_method():
+    from bgrem.model.normalization import poisson_normalization
+
+    rng = np.random.default_rng(0)
+    sources = np.zeros((64, 64))
+    sources[30:34, 30:34] = 50.0
+    background = rng.poisson(np.full((64, 64), 20.0)).astype(float)
+    y, x, factor = normalize_field(sources, background,
+                                   normalization={'method': 'poisson', 'smoothing': 2.0})
+    assert np.allclose(factor, poisson_normalization(sources + background, smoothing=2.0))
+    assert np.allclose(y, sources * factor, atol=1e-5)
+    assert np.allclose(x, (background - np.median(sources + background)) * factor, atol=1e-5)
+    with pytest.raises(ValueError, match='normalization method'):
+        normalize_field(sources, background, normalization={'method': 'anscombe'})
+
+
+def test_build_gamma_dataset_splits_by_sky(tmp_path):
+    pytest.importorskip('reproject')
+    from bgrem.simulate import GammaSkyConfig
+    from bgrem.training.dataset import build_gamma_dataset
+
+    path = tmp_path / 'gamma.h5'
+    counts = build_gamma_dataset(path, 20, config=GammaSkyConfig(nside=64), seed=1,
+                                 sky_seeds=(4, 5, 6), progress_bar=False)
+    assert counts == {'train': 16, 'validation': 2, 'test': 2}
+    train = load_tile_dataset(path, 'train')
+    assert train.sources.shape == (16, 64, 64)
+    assert json.loads(train.attrs['sky_seeds']) == [4, 5, 6]
+    assert json.loads(train.attrs['normalization'])['method'] == 'poisson'
+    test_seeds = set(load_tile_dataset(path, 'test').field_seed)
+    assert not test_seeds & set(train.field_seed)
+    with pytest.raises(ValueError, match='three different'):
+        build_gamma_dataset(path, 10, sky_seeds=(1, 1, 2), progress_bar=False)

@@ -11,7 +11,8 @@ from astropy.nddata import CCDData, StdDevUncertainty
 
 from ..model.diffusion import _check_steps
 from ..model.inference import clean_image
-from ..model.normalization import estimate_normalization, masked_median
+from ..model.normalization import (estimate_normalization, masked_median,
+                                   poisson_normalization)
 from ..model.registry import DEFAULT_MODEL, load_model
 from ._input import read_input
 
@@ -51,9 +52,11 @@ class BGRemBackground:
         Factor that scales the median-subtracted data (in units of ``1 /
         data.unit``) so its noise has unit standard deviation.  ``'auto'``
         estimates it with `~bgrem.model.normalization.estimate_normalization`
-        from the unmasked pixels.  The estimate is biased when most pixels
-        hold sources; then give the factor (one over the noise standard
-        deviation).
+        from the unmasked pixels, or, for a model made for count maps
+        (``'poisson'`` normalisation in its card), per pixel with
+        `~bgrem.model.normalization.poisson_normalization`.  The estimate is
+        biased when most pixels hold sources; then give the factor (one over
+        the noise standard deviation).
     median : {'global', 'tile'}, optional
         Subtract one median of the whole image or the median of each tile
         before the network; by default what the model was trained with.
@@ -87,7 +90,13 @@ class BGRemBackground:
     diffusion_steps : int
         Steps used.
     normalization : float
-        Normalisation factor used (given or estimated).
+        Normalisation factor used (given or estimated); for a model with
+        ``'poisson'`` normalisation (count maps), the median of
+        ``normalization_map``.
+    normalization_map : `~numpy.ndarray` or None
+        The per-pixel factor of a ``'poisson'`` model (one over the square
+        root of the smoothed counts, see
+        `~bgrem.model.normalization.poisson_normalization`); None otherwise.
     median : float
         Global median of the unmasked data that was subtracted, in data
         units (without the unit).
@@ -163,9 +172,20 @@ class BGRemBackground:
 
         self.median = masked_median(image.data, self._stats_mask)
         work = image.data - np.float32(self.median)
-        self.normalization = self._normalization(normalization, work, self._stats_mask,
-                                                 card.normalization)
-        work *= np.float32(self.normalization)
+        self.normalization_map = None
+        if (card.normalization.get('method') == 'poisson'
+                and isinstance(normalization, str) and normalization == 'auto'):
+            self.normalization_map = poisson_normalization(
+                image.data, self._stats_mask,
+                smoothing=card.normalization.get('smoothing', 1.5),
+                floor=card.normalization.get('floor', 1.0))
+            self.normalization = float(np.median(self.normalization_map[~self._stats_mask]))
+            scale = self.normalization_map
+        else:
+            self.normalization = self._normalization(normalization, work, self._stats_mask,
+                                                     card.normalization)
+            scale = np.float32(self.normalization)
+        work *= scale
         invalid = image.invalid
         work[invalid] = np.random.default_rng(_FILL_SEED).standard_normal(
             np.count_nonzero(invalid)).astype(np.float32)
@@ -175,7 +195,7 @@ class BGRemBackground:
                                 keep_size=keep_size, batch_size=batch_size,
                                 tile_median=median_mode == 'tile', progress_bar=progress_bar)
         del work
-        unclipped /= np.float32(self.normalization)
+        unclipped /= scale
         cleaned = np.maximum(unclipped, 0) if self.clip_negative else unclipped
         background = image.data - cleaned
         for array in (unclipped, cleaned, background):

@@ -1,12 +1,29 @@
 """
 Pre-processing shared by training and inference: median subtraction and
 normalisation of the noise to unit standard deviation.
+
+Two normalisations exist, named in a model card's ``normalization['method']``:
+
+``'truncated_std'``
+    One factor for the whole image, one over the noise standard deviation
+    (`estimate_normalization`): right for Gaussian noise of constant
+    variance, as in optical images.
+``'poisson'``
+    A factor per pixel, one over the square root of the smoothed counts
+    (`poisson_normalization`): for count maps, whose Poisson noise variance
+    equals the expected counts and so changes across the image.  It is
+    linear, so ``sources + background`` stays a sum after normalisation
+    (which the diffusion scheme needs), unlike the Anscombe transform.
 """
 
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ['estimate_normalization', 'truncated_std_factor', 'masked_median']
+__all__ = ['estimate_normalization', 'masked_median', 'poisson_normalization',
+           'truncated_std_factor', 'NORMALIZATION_METHODS']
+
+#: Normalisation methods a model card can name.
+NORMALIZATION_METHODS = ('truncated_std', 'poisson')
 
 #: Fraction of the brightest pixels left out of the noise estimate (BGRem).
 EXCLUDE_BRIGHTEST = 0.1
@@ -126,6 +143,66 @@ def estimate_normalization(data, mask=None, *, exclude_brightest=EXCLUDE_BRIGHTE
         raise ValueError('the pixel values have no spread; cannot estimate a '
                          'normalisation factor: give one explicitly')
     return 1.0 / std
+
+
+def poisson_normalization(counts, mask=None, *, smoothing=1.5, floor=1.0):
+    """
+    Per-pixel factor that scales the Poisson noise of a count map to unit
+    standard deviation.
+
+    The expected counts of each pixel are estimated by smoothing the map
+    with a Gaussian of ``smoothing`` pixels (masked and non-finite pixels
+    left out, by normalised convolution); the factor is one over the square
+    root of that, with the estimate kept at least ``floor`` so that empty
+    regions are not blown up.
+
+    Parameters
+    ----------
+    counts : array_like
+        Observed (or expected) counts per pixel, not median-subtracted.
+    mask : array_like of bool, optional
+        `True` marks pixels to leave out of the estimate.
+    smoothing : float, optional
+        Gaussian sigma in pixels.
+    floor : float, optional
+        Smallest expected count used (counts per pixel).
+
+    Returns
+    -------
+    factor : `~numpy.ndarray`
+        float32 map of the shape of ``counts``.
+
+    Raises
+    ------
+    ValueError
+        If ``smoothing`` or ``floor`` is not positive, or no pixel is usable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgrem.model.normalization import poisson_normalization
+    >>> counts = np.random.default_rng(0).poisson(np.linspace(4, 400, 128) * np.ones((128, 1)))
+    >>> factor = poisson_normalization(counts, smoothing=3.0)
+    >>> noise = (counts - np.linspace(4, 400, 128)) * factor
+    >>> round(float(noise[:, :64].std()), 1), round(float(noise[:, 64:].std()), 1)
+    (1.0, 1.0)
+    """
+    from scipy.ndimage import gaussian_filter
+
+    if not smoothing > 0 or not floor > 0:
+        raise ValueError(f'smoothing and floor must be positive, got {smoothing}, {floor}')
+    counts = np.asarray(counts, dtype=np.float64)
+    good = np.isfinite(counts)
+    if mask is not None:
+        good &= ~np.asarray(mask, dtype=bool)
+    if not good.any():
+        raise ValueError('no unmasked finite pixels')
+    weight = gaussian_filter(good.astype(float), smoothing, mode='reflect')
+    level = gaussian_filter(np.where(good, counts, 0.0), smoothing, mode='reflect')
+    with np.errstate(invalid='ignore', divide='ignore'):
+        level = np.where(weight > 1e-3, level / weight, np.nan)
+    level[~np.isfinite(level)] = np.median(counts[good])
+    return (1.0 / np.sqrt(np.maximum(level, floor))).astype(np.float32)
 
 
 def _valid_values(data, mask):

@@ -130,7 +130,8 @@ def save_model(network, path, card):
         The destination without suffix (a ``.weights.h5`` or ``.json`` suffix
         is removed).
     card : `~bgrem.model.card.ModelCard`
-        The card; its ``weights_file`` and ``sha256`` are filled in.
+        The card; its ``weights_file`` and ``sha256`` are filled in.  Only
+        the network weights are saved, not an optimizer state.
 
     Returns
     -------
@@ -140,6 +141,13 @@ def save_model(network, path, card):
     stem = _strip_suffix(pathlib.Path(path))
     stem.parent.mkdir(parents=True, exist_ok=True)
     weights_path = stem.with_name(stem.name + _WEIGHTS_SUFFIX)
+    if getattr(network, 'optimizer', None) is not None:
+        # A compiled network would also save its optimizer state (3x the size).
+        from .network import build_network
+
+        inference_network = build_network(**card.architecture)
+        inference_network.set_weights(network.get_weights())
+        network = inference_network
     network.save_weights(weights_path)
     card = card.replace(weights_file=weights_path.name, sha256=_sha256(weights_path))
     card_path = stem.with_name(stem.name + '.json')

@@ -6,12 +6,17 @@ __all__ = ['add_parser', 'run']
 def add_parser(commands):
     """Add the ``simulate`` subcommand to an argparse subparsers object."""
     parser = commands.add_parser(
-        'simulate', help='simulate optical fields and cut them into a training set',
-        description='Simulate MeerLICHT-like optical fields with GalSim, normalise them as '
-                    'inference does, cut them into tiles, split them by field into '
-                    'train/validation/test and write an HDF5 file.')
+        'simulate', help='simulate optical fields or gamma-ray patches as a training set',
+        description='Simulate MeerLICHT-like optical fields with GalSim (or, with --gamma, '
+                    'Fermi-LAT-like 1-2 GeV count-map patches), normalise them as '
+                    'inference does, cut them into tiles, split them into '
+                    'train/validation/test (by field; for gamma-ray patches by sky) and '
+                    'write an HDF5 file.')
     parser.add_argument('-o', '--output', required=True, help='HDF5 file to write')
-    parser.add_argument('--fields', type=int, default=1000, help='number of fields')
+    parser.add_argument('--gamma', action='store_true',
+                        help='gamma-ray patches (64x64, expected and Poisson counts in turn)')
+    parser.add_argument('--fields', type=int, default=1000,
+                        help='number of fields (gamma-ray patches with --gamma)')
     parser.add_argument('--field-size', type=int, default=256,
                         help='side of each simulated field in pixels (default 256)')
     parser.add_argument('--tile-size', type=int, default=256, help='stored tile side')
@@ -26,8 +31,13 @@ def add_parser(commands):
 def run(options):
     """Build the dataset and print the tile counts."""
     from ..simulate import OpticalFieldConfig
-    from ..training.dataset import build_tile_dataset
+    from ..training.dataset import build_gamma_dataset, build_tile_dataset
 
+    if options.gamma:
+        counts = build_gamma_dataset(options.output, options.fields, seed=options.seed,
+                                     progress_bar=not options.quiet)
+        print(f'{options.output}: ' + ', '.join(f'{n} {k} patches' for k, n in counts.items()))
+        return
     config = OpticalFieldConfig(shape=(options.field_size, options.field_size))
     counts = build_tile_dataset(options.output, options.fields, config=config,
                                 tile_size=options.tile_size, seed=options.seed,

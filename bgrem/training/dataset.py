@@ -16,16 +16,22 @@ import json
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..model.normalization import estimate_normalization, masked_median
+from ..model.normalization import (NORMALIZATION_METHODS, estimate_normalization,
+                                   masked_median, poisson_normalization)
 
 __all__ = ['TileDataset', 'normalize_field', 'cut_tiles', 'split_fields',
-           'build_tile_dataset', 'load_tile_dataset', 'SPLITS']
+           'build_tile_dataset', 'build_gamma_dataset', 'load_tile_dataset', 'SPLITS',
+           'GAMMA_NORMALIZATION']
+
+#: Pre-processing of the gamma-ray models: per-pixel Poisson normalisation.
+GAMMA_NORMALIZATION = {'method': 'poisson', 'smoothing': 1.5, 'floor': 1.0,
+                       'median': 'global'}
 
 #: Names of the splits, in order.
 SPLITS = ('train', 'validation', 'test')
 
 
-def normalize_field(sources, background, mask=None):
+def normalize_field(sources, background, mask=None, normalization=None):
     """
     Apply the inference pre-processing to a simulated field.
 
@@ -36,6 +42,11 @@ def normalize_field(sources, background, mask=None):
         the observed image.
     mask : `~numpy.ndarray` of bool, optional
         Pixels to leave out of the statistics (e.g. saturated).
+    normalization : dict, optional
+        The ``normalization`` of a model card: ``method`` is
+        ``'truncated_std'`` (default: one factor, one over the noise std) or
+        ``'poisson'`` (a factor per pixel for count maps, with ``smoothing``
+        and ``floor``).
 
     Returns
     -------
@@ -43,12 +54,24 @@ def normalize_field(sources, background, mask=None):
         Normalised float32 source and background images: ``(sources) * f``
         and ``(background - median) * f``, ``median`` and ``f`` being those
         that inference would compute from ``sources + background``.
-    factor : float
-        The normalisation factor ``f``.
+    factor : float or `~numpy.ndarray`
+        The normalisation factor ``f`` (a map for ``'poisson'``).
     """
+    settings = dict(normalization or {})
+    method = settings.get('method', 'truncated_std')
+    if method not in NORMALIZATION_METHODS:
+        raise ValueError(f'normalization method must be one of {NORMALIZATION_METHODS}, '
+                         f'got {method!r}')
     observed = sources + background
     median = masked_median(observed, mask)
-    factor = estimate_normalization(observed - median, mask)
+    if method == 'poisson':
+        factor = poisson_normalization(observed, mask, smoothing=settings.get('smoothing', 1.5),
+                                       floor=settings.get('floor', 1.0))
+    else:
+        factor = estimate_normalization(
+            observed - median, mask,
+            exclude_brightest=settings.get('exclude_brightest', 0.1),
+            gaussian_correction=settings.get('gaussian_correction', True))
     y = (sources * factor).astype(np.float32)
     x = ((background - median) * factor).astype(np.float32)
     return y, x, factor
@@ -175,8 +198,6 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     counts : dict
         Number of tiles per split.
     """
-    import h5py
-
     from ..simulate import OpticalFieldConfig, simulate_optical_field
 
     config = OpticalFieldConfig() if config is None else config
@@ -202,6 +223,12 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
              'noise_scale_range': list(noise_scale_range),
              'split_fields': json.dumps({k: (seed * 100003 + v).tolist()
                                          for k, v in splits.items()})}
+    return _write_dataset(path, collected, attrs, tile_size)
+
+
+def _write_dataset(path, collected, attrs, tile_size):
+    import h5py
+
     counts = {}
     with h5py.File(path, 'w') as h5:
         h5.attrs.update(attrs)
@@ -214,6 +241,85 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
                                  data=np.concatenate(seeds) if seeds else np.zeros(0, int))
             counts[name] = len(group['sources'])
     return counts
+
+
+def build_gamma_dataset(path, n_patches, *, config=None, sky_seeds=(1, 2, 3), seed=0,
+                        fractions=(0.8, 0.1, 0.1), flavours=('expected', 'poisson'),
+                        normalization=None, noise_scale_range=(0.9, 1.1), progress_bar=True):
+    """
+    Simulate gamma-ray patches and write them, normalised, to an HDF5 file.
+
+    Unlike optical fields, all patches come from a few synthetic skies, so
+    the splits use *different skies* (``sky_seeds`` for train, validation
+    and test): no test patch overlaps the sky the network was trained on.
+
+    Parameters
+    ----------
+    path : path-like
+        The HDF5 file to write (replaced if it exists).
+    n_patches : int
+        Number of patches over all splits (divided by ``fractions``).
+    config : `~bgrem.simulate.GammaSkyConfig`, optional
+        Sky and patch settings; each patch is one tile.
+    sky_seeds : tuple of int, optional
+        Sky of the train, validation and test split.
+    seed : int, optional
+        Master seed of the patches.
+    fractions : tuple of float, optional
+        Fractions of the patches per split.
+    flavours : tuple of str, optional
+        Patch flavours, used in turn (``'expected'``, ``'poisson'``).
+    normalization : dict, optional
+        Pre-processing (model card ``normalization``); by default
+        `GAMMA_NORMALIZATION`.
+    noise_scale_range : tuple of float, optional
+        Each patch is multiplied by a log-uniform random factor in this range.
+    progress_bar : bool, optional
+        Show progress.
+
+    Returns
+    -------
+    counts : dict
+        Number of patches per split.
+    """
+    from ..simulate import GammaSky, GammaSkyConfig
+
+    config = GammaSkyConfig() if config is None else config
+    normalization = dict(GAMMA_NORMALIZATION if normalization is None else normalization)
+    if len(sky_seeds) != 3 or len(set(sky_seeds)) != 3:
+        raise ValueError(f'sky_seeds must be three different seeds, got {sky_seeds!r}')
+    sizes = np.floor(np.asarray(fractions) / np.sum(fractions) * n_patches).astype(int)
+    sizes[0] = n_patches - sizes[1:].sum()
+    rng = np.random.default_rng([seed, 2])
+    low, high = np.log(noise_scale_range)
+    collected = {name: ([], [], []) for name in SPLITS}
+    split_seeds = {}
+    total = tqdm(total=int(n_patches), desc='simulating patches', disable=not progress_bar)
+    if config.shape[0] != config.shape[1] or config.shape[0] % 16:
+        raise ValueError(f'patches must be square with a side that is a multiple of 16, '
+                         f'got {config.shape}')
+    for split, sky_seed, size in zip(SPLITS, sky_seeds, sizes):
+        sky = GammaSky(config, sky_seed=sky_seed)
+        seeds = (seed * 100003 + SPLITS.index(split) * 10_000_000 + np.arange(size))
+        split_seeds[split] = seeds.tolist()
+        for i, patch_seed in enumerate(seeds):
+            patch = sky.patch(seed=int(patch_seed), flavour=flavours[i % len(flavours)])
+            y, x, _ = normalize_field(patch.sources.astype(float),
+                                      patch.background.astype(float), None, normalization)
+            scale = np.float32(np.exp(rng.uniform(low, high)))
+            target = collected[split]
+            target[0].append(y[None] * scale)
+            target[1].append(x[None] * scale)
+            target[2].append(np.array([patch_seed], np.int64))
+            total.update()
+    total.close()
+    attrs = {'kind': 'gamma', 'config': json.dumps(_config_dict(config)),
+             'tile_size': int(y.shape[0]), 'seed': seed, 'n_fields': int(n_patches),
+             'sky_seeds': json.dumps(list(sky_seeds)), 'flavours': json.dumps(list(flavours)),
+             'normalization': json.dumps(normalization),
+             'noise_scale_range': list(noise_scale_range),
+             'split_fields': json.dumps(split_seeds)}
+    return _write_dataset(path, collected, attrs, int(y.shape[0]))
 
 
 def load_tile_dataset(path, split):

@@ -234,7 +234,7 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
     history = _read_history(history_path)
     card = ModelCard(
         name, '', architecture=config.architecture, max_signal_rate=config.max_signal_rate,
-        description=description,
+        description=description, **_inference_settings(train.attrs),
         training={
             'dataset': _dataset_summary(dataset_path, train, validation),
             'settings': config.to_dict(),
@@ -259,9 +259,24 @@ def _read_history(path):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(stream)]
 
 
+def _inference_settings(attrs):
+    """Card fields the dataset fixes: its normalisation and, for small tiles, the tiling."""
+    settings = {}
+    if 'normalization' in attrs:
+        settings['normalization'] = json.loads(attrs['normalization'])
+    tile_size = int(attrs.get('tile_size', 256))
+    if tile_size < 256:  # e.g. 64x64 gamma-ray patches: tiles of the patch size
+        settings['tile_size'] = tile_size
+        settings['keep_size'] = tile_size * 3 // 4
+    return settings
+
+
 def _dataset_summary(path, train, validation):
     attrs = train.attrs
     return {'file': pathlib.Path(path).name, 'train_tiles': len(train),
             'validation_tiles': len(validation), 'tile_size': int(attrs.get('tile_size', 0)),
             'n_fields': int(attrs.get('n_fields', 0)), 'seed': int(attrs.get('seed', 0)),
-            'simulator_config': json.loads(attrs.get('config', '{}'))}
+            'simulator_config': json.loads(attrs.get('config', '{}')),
+            **{key: json.loads(attrs[key]) for key in ('kind', 'sky_seeds', 'flavours')
+               if key in attrs and key != 'kind'},
+            'kind': str(attrs.get('kind', 'optical'))}

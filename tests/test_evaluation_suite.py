@@ -77,3 +77,28 @@ def test_evaluate_field_with_a_model_that_removes_everything(everything_model, t
     assert '[default]' in text and 'background2d_smoothed' in text
     paths = plot_report(report, tmp_path)
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_evaluate_gamma_with_a_model_that_removes_everything(tmp_path):
+    pytest.importorskip('reproject')
+    from conftest import FunctionModel
+
+    from bgrem.evaluation import evaluate_gamma, format_gamma_report, plot_gamma_report
+    from bgrem.simulate import GammaSkyConfig
+
+    model = FunctionModel(lambda images, variances: images / np.sqrt(variances), name='all',
+                          normalization={'method': 'poisson', 'median': 'global'},
+                          tile_size=64, keep_size=48)
+    report = evaluate_gamma(model, n_patches=4, config=GammaSkyConfig(nside=64))
+    for flavour in ('expected', 'poisson'):
+        result = report[flavour]
+        assert result['n_true'] > 0
+        assert set(result['curves']) == {'bgrem', 'background2d', 'sep'}
+        assert max(result['curves']['bgrem']['true_positives']) == 0
+        assert result['slope']['bgrem_clipped'] == pytest.approx(0.0, abs=1e-6)
+        # the baselines do find sources (at low thresholds blends merge them: not monotone)
+        assert max(result['curves']['sep']['true_positives']) > 0
+        assert len(result['mean_pixel']['truth']) == 4
+    json.dumps(report)
+    assert '[poisson]' in format_gamma_report(report)
+    assert all(p.stat().st_size > 1000 for p in plot_gamma_report(report, tmp_path))

@@ -267,7 +267,7 @@ def summarize(results):
     -------
     summary : dict
         ``true_positives_at`` (per FP budget per field, per method), the
-        summed ``curves``, ``flux`` (median ratio and median |ratio - 1| at
+        summed ``curves``, ``flux`` (median ratio and median ``abs(ratio - 1)`` at
         S/N > 20, median ratio per S/N bin), ``extended`` (median fraction
         kept), ``residual`` (mean of the per-field values) and
         ``seconds_per_megapixel``.

@@ -27,6 +27,8 @@ def add_parser(commands):
                         help='side of the square fields in pixels (default: 512)')
     parser.add_argument('--methods', nargs='+', choices=('background2d', 'sep', 'sextractor'),
                         default=None, help='baselines (default: all installed)')
+    parser.add_argument('--patches', type=int, default=600,
+                        help='gamma-ray models: test patches per flavour (default: 600)')
     parser.add_argument('--seed', type=int, default=None, help='seed of the first field')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     parser.set_defaults(run=run)
@@ -40,10 +42,15 @@ def run(options):
     from ..evaluation.suite import (EVALUATION_SEED, evaluate_conditions, format_report,
                                     plot_report)
 
+    from ..model.registry import load_model
+
+    model = load_model(options.model)
+    if model.card.training.get('dataset', {}).get('kind') == 'gamma':
+        return _run_gamma(options, model)
     if options.fields < 1 or options.size < 32:
         raise ValueError('--fields must be at least 1 and --size at least 32')
     report = evaluate_conditions(
-        options.model, conditions=options.conditions, n_fields=options.fields,
+        model, conditions=options.conditions, n_fields=options.fields,
         shape=(options.size, options.size), diffusion_steps=options.steps,
         methods=options.methods,
         seed=EVALUATION_SEED if options.seed is None else options.seed,
@@ -56,3 +63,26 @@ def run(options):
     (folder / 'report.txt').write_text(text + '\n')
     print(text)
     print(f'\nwritten: {folder}/report.json, report.txt, tp_vs_fp.png, flux_ratio.png')
+
+
+def _run_gamma(options, model):
+    """The gamma-ray evaluation (held-out patches, expected and Poisson counts)."""
+    import json
+    import pathlib
+
+    from ..evaluation.gamma import evaluate_gamma, format_gamma_report, plot_gamma_report
+
+    if options.patches < 1:
+        raise ValueError('--patches must be at least 1')
+    kwargs = {} if options.seed is None else {'seed': options.seed}
+    report = evaluate_gamma(model, n_patches=options.patches, diffusion_steps=options.steps,
+                            progress_bar=not options.quiet, **kwargs)
+    folder = pathlib.Path(options.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / 'gamma_report.json').write_text(json.dumps(report, indent=1) + '\n')
+    plot_gamma_report(report, folder)
+    text = format_gamma_report(report)
+    (folder / 'gamma_report.txt').write_text(text + '\n')
+    print(text)
+    print(f'\nwritten: {folder}/gamma_report.json, gamma_report.txt, gamma_tp_vs_fp.png, '
+          'gamma_mean_pixel.png')

@@ -39,7 +39,7 @@ _PHOTOMETRY_IMAGES = ('unclipped', 'data')
 
 def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=False,
                    method='photutils', photometry_on='unclipped', aperture_radius=None,
-                   local_bkg_width=0, **background_options):
+                   kron_params=(2.5, 1.4), local_bkg_width=0, **background_options):
     """
     Detect and measure sources on a background-removed image.
 
@@ -80,6 +80,10 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     aperture_radius : float, optional
         Radius (pixels) of the circular aperture of ``aperture_flux``; by
         default twice the median FWHM of the detected sources.
+    kron_params : tuple of float, optional
+        ``(k, r_min)``: the Kron aperture is ``k`` Kron radii, at least
+        ``r_min`` in units of the source's semi-axes (SExtractor's
+        ``PHOT_AUTOPARAMS``).
     local_bkg_width : int, optional
         Width (pixels) of the annulus around each source in which a local
         background is estimated and subtracted from the fluxes; 0 (default)
@@ -137,6 +141,9 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         raise ValueError(f'n_pixels must be a positive integer, got {n_pixels!r}')
     if aperture_radius is not None and not aperture_radius > 0:
         raise ValueError(f'aperture_radius must be positive, got {aperture_radius!r}')
+    kron_params = tuple(float(p) for p in kron_params)
+    if len(kron_params) != 2 or not all(p > 0 for p in kron_params):
+        raise ValueError(f'kron_params must be two positive numbers, got {kron_params!r}')
     if int(local_bkg_width) != local_bkg_width or local_bkg_width < 0:
         raise ValueError(f'local_bkg_width must be a non-negative integer, '
                          f'got {local_bkg_width!r}')
@@ -153,11 +160,12 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     images = _Images.from_background(background, photometry_on)
     extract = _extract_photutils if method == 'photutils' else _extract_sep
     catalog, segmentation = extract(images, threshold * images.rms, int(n_pixels), deblend,
-                                    aperture_radius, int(local_bkg_width))
+                                    aperture_radius, kron_params, int(local_bkg_width))
     catalog = _finish_catalog(catalog, images, background)
     catalog.meta.update({
         'method': method, 'threshold': threshold, 'n_pixels': int(n_pixels),
         'deblend': bool(deblend), 'photometry_on': photometry_on,
+        'kron_params': list(kron_params),
         'local_bkg_width': int(local_bkg_width),
         'bgrem': {key: value for key, (value, _) in background.provenance().items()},
     })
@@ -210,7 +218,8 @@ def _default_radius(fwhm):
     return 2.0 * float(np.median(fwhm)) if fwhm.size else 3.0
 
 
-def _extract_photutils(images, threshold, n_pixels, deblend, radius, local_bkg_width):
+def _extract_photutils(images, threshold, n_pixels, deblend, radius, kron_params,
+                       local_bkg_width):
     from photutils.segmentation import SourceCatalog, deblend_sources
     from photutils.segmentation import detect_sources as photutils_detect_sources
     from photutils.utils.exceptions import NoDetectionsWarning
@@ -225,10 +234,11 @@ def _extract_photutils(images, threshold, n_pixels, deblend, radius, local_bkg_w
     if deblend:
         segmentation = deblend_sources(images.cleaned, segmentation, n_pixels,
                                        progress_bar=False)
-    detection = SourceCatalog(images.cleaned, segmentation, mask=images.mask)
+    detection = SourceCatalog(images.cleaned, segmentation, mask=images.mask,
+                              kron_params=kron_params + (0.0,))
     measured = SourceCatalog(images.measured, segmentation, error=images.rms,
                              mask=images.mask, local_bkg_width=local_bkg_width,
-                             detection_catalog=detection)
+                             kron_params=kron_params + (0.0,), detection_catalog=detection)
     radius = _default_radius(detection.fwhm.value) if radius is None else float(radius)
     aperture_flux, aperture_err = measured.circular_photometry(radius)
     clipped = SourceCatalog(images.cleaned, segmentation, mask=images.mask,
@@ -268,7 +278,7 @@ def _split_labels(parents, segmentation):
     return [label for label, n in counts.items() if n > 1]
 
 
-def _extract_sep(images, threshold, n_pixels, deblend, radius, local_bkg_width):
+def _extract_sep(images, threshold, n_pixels, deblend, radius, kron_params, local_bkg_width):
     import sep
     from photutils.segmentation import SegmentationImage
 
@@ -292,8 +302,8 @@ def _extract_sep(images, threshold, n_pixels, deblend, radius, local_bkg_width):
                                         subpix=5)
     a, b, theta = objects['a'], objects['b'], objects['theta']
     kron_radius, _ = sep.kron_radius(images.cleaned, x, y, a, b, theta, 6.0)
-    # SExtractor's AUTO aperture: 2.5 Kron radii, at least 1.4 in units of a and b.
-    kron_scale = np.maximum(2.5 * np.nan_to_num(kron_radius), 1.4)
+    # SExtractor's AUTO aperture: k Kron radii, at least r_min in units of a and b.
+    kron_scale = np.maximum(kron_params[0] * np.nan_to_num(kron_radius), kron_params[1])
     kron_flux, kron_err, _ = sep.sum_ellipse(images.measured, x, y, a, b, theta, kron_scale,
                                              err=images.rms, mask=images.invalid, subpix=5)
     labels = np.arange(1, len(objects) + 1)

@@ -242,3 +242,14 @@ def test_write_catalog_and_regions(field, tmp_path):
     assert len(regions) == len(catalog)
     assert regions[0].center.x == pytest.approx(catalog['x_centroid'][0], abs=1e-3)
     assert regions[0].radius == pytest.approx(catalog.meta['aperture_radius'], rel=1e-3)
+
+
+def test_background_arrays_are_not_modified(field):
+    positions, fluxes, sources, noise = field
+    bkg = KnownBackground(sources, noise)
+    bkg.cleaned[5, 5] = np.nan  # an invalid pixel, which detection sets to zero internally
+    before = {name: np.array(getattr(bkg, name)) for name in ('cleaned', 'unclipped',
+                                                              'background_rms')}
+    detect_sources(None, bkg, threshold=1.0, photometry_on='data')
+    for name, array in before.items():
+        assert np.array_equal(getattr(bkg, name), array, equal_nan=True), name

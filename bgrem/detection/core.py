@@ -181,15 +181,15 @@ class _Images(collections.namedtuple('_Images', 'cleaned unclipped measured rms 
 
     @classmethod
     def from_background(cls, bkg, photometry_on):
-        def plain(array):
-            return np.ascontiguousarray(np.asarray(getattr(array, 'value', array), float))
+        def plain(array):  # always a copy: the background's arrays are never modified
+            return np.array(getattr(array, 'value', array), dtype=float, order='C', copy=True)
 
         cleaned, unclipped = plain(bkg.cleaned), plain(bkg.unclipped)
         invalid = ~np.isfinite(cleaned)
         if bkg.coverage_mask is not None:
             invalid |= bkg.coverage_mask
         if photometry_on == 'unclipped':
-            measured = unclipped.copy()
+            measured = unclipped.copy()  # unclipped itself is kept for reference
         else:
             measured = plain(bkg.background) + cleaned - plain(bkg.smooth_background)
         rms = plain(bkg.background_rms)

@@ -253,3 +253,31 @@ def test_background_arrays_are_not_modified(field):
     detect_sources(None, bkg, threshold=1.0, photometry_on='data')
     for name, array in before.items():
         assert np.array_equal(getattr(bkg, name), array, equal_nan=True), name
+
+
+def moffat_stars(positions, fluxes, shape=SHAPE, alpha=2.0, beta=2.5):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    image = np.zeros(shape)
+    for (x, y), flux in zip(positions, fluxes):
+        r2 = (xx - x) ** 2 + (yy - y) ** 2
+        image += flux * (beta - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -beta
+    return image
+
+
+def test_aperture_correction_recovers_the_wings_of_point_sources():
+    rng = np.random.default_rng(7)
+    grid_x, grid_y = np.meshgrid(np.linspace(40, SHAPE[1] - 40, 5), [60.0, 140.0])
+    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    fluxes = rng.uniform(2e4, 5e4, len(positions))  # bright: S/N > 50
+    bkg = KnownBackground(moffat_stars(positions, fluxes), rng.normal(0, NOISE, SHAPE),
+                          residual=0.0)
+    plain = detect_sources(None, bkg, threshold=1.0).catalog
+    corrected = detect_sources(None, bkg, threshold=1.0, aperture_correction=True).catalog
+    index = match(plain, positions)[1]
+    ratio_plain = np.median(np.asarray(plain['flux']) / fluxes[index])
+    ratio_corrected = np.median(np.asarray(corrected['flux']) / fluxes[index])
+    assert ratio_plain < 0.97  # a beta = 2.5 Moffat has wide wings
+    assert abs(ratio_corrected - 1) < 0.015
+    assert corrected.meta['aperture_correction_sources'] == len(fluxes)
+    assert corrected.meta['aperture_correction'] > 1.02
+    assert np.allclose(corrected['kron_flux'], plain['kron_flux'])  # Kron column unchanged

@@ -1,6 +1,6 @@
 """``bgrem detect``: a source catalogue from a FITS image."""
 
-from .remove import _hdu, _normalization
+from .remove import add_image_and_model_arguments, read_image
 
 __all__ = ['add_parser', 'run']
 
@@ -29,16 +29,7 @@ def add_parser(commands):
                         help='image the fluxes are measured on (default: unclipped)')
     parser.add_argument('--aperture-radius', type=float, default=None,
                         help='aperture radius in pixels (default: 2 x median FWHM)')
-    parser.add_argument('--hdu', type=_hdu, default=None,
-                        help='HDU index or EXTNAME (default: the first image HDU)')
-    parser.add_argument('--plane', type=int, default=None,
-                        help='plane of a 3-D cube along its first axis')
-    parser.add_argument('--model', default=None,
-                        help='shipped model name or path of a model (default: optical)')
-    parser.add_argument('--steps', type=int, default=None,
-                        help="diffusion steps (default: the model's)")
-    parser.add_argument('--normalization', type=_normalization, default='auto',
-                        help="'auto' or the factor making the noise std 1 (default: auto)")
+    add_image_and_model_arguments(parser)
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     parser.set_defaults(run=run)
@@ -50,20 +41,16 @@ def run(options):
 
     import numpy as np
     from astropy.io import fits
+    from astropy.nddata import NDData
 
     from ..detection import detect_sources, write_catalog, write_regions
-    from ..io import read_fits_image
     from ..model.registry import DEFAULT_MODEL
 
     outputs = [options.output, options.regions, options.segmentation]
     for output in outputs:
         if output is not None and pathlib.Path(output).exists() and not options.overwrite:
             raise FileExistsError(f'{output} exists (use --overwrite)')
-    image = read_fits_image(options.input, hdu=options.hdu, plane=options.plane)
-    if not np.any(np.isfinite(image.data)):
-        raise ValueError(f'{options.input}: the image has no finite pixel')
-    from astropy.nddata import NDData
-
+    image = read_image(options)
     catalog, segmentation, bkg = detect_sources(
         NDData(image.data, wcs=image.wcs), threshold=options.threshold,
         n_pixels=options.npixels, deblend=options.deblend, method=options.method,

@@ -2,7 +2,7 @@
 
 import argparse
 
-__all__ = ['add_parser', 'run']
+__all__ = ['add_image_and_model_arguments', 'add_parser', 'read_image', 'run']
 
 
 def _normalization(text):
@@ -20,15 +20,12 @@ def _hdu(text):
     return int(text) if text.lstrip('-').isdigit() else text
 
 
-def add_parser(commands):
-    """Add the ``remove`` subcommand to an argparse subparsers object."""
-    parser = commands.add_parser(
-        'remove', help='remove the background from a FITS image',
-        description='Remove the background from an image in a FITS file and write the '
-                    'cleaned image, with the input header and WCS, to a new FITS file.')
-    parser.add_argument('input', help='input FITS file (.fits, .fits.gz, .fits.fz)')
-    parser.add_argument('-o', '--output', required=True,
-                        help='output FITS file (a name ending in .fz is tile-compressed)')
+def add_image_and_model_arguments(parser):
+    """
+    The options that choose the image of a FITS file (``--hdu``, ``--plane``)
+    and the model that cleans it (``--model``, ``--steps``,
+    ``--normalization``), shared by the subcommands that clean an image.
+    """
     parser.add_argument('--hdu', type=_hdu, default=None,
                         help='HDU index or EXTNAME (default: the first image HDU)')
     parser.add_argument('--plane', type=int, default=None,
@@ -39,6 +36,30 @@ def add_parser(commands):
                         help="diffusion steps (default: the model's)")
     parser.add_argument('--normalization', type=_normalization, default='auto',
                         help="'auto' or the factor making the noise std 1 (default: auto)")
+
+
+def read_image(options):
+    """The image that ``--hdu`` and ``--plane`` pick, refused if it has no finite pixel."""
+    import numpy as np
+
+    from ..io import read_fits_image
+
+    image = read_fits_image(options.input, hdu=options.hdu, plane=options.plane)
+    if not np.any(np.isfinite(image.data)):
+        raise ValueError(f'{options.input}: the image has no finite pixel')
+    return image
+
+
+def add_parser(commands):
+    """Add the ``remove`` subcommand to an argparse subparsers object."""
+    parser = commands.add_parser(
+        'remove', help='remove the background from a FITS image',
+        description='Remove the background from an image in a FITS file and write the '
+                    'cleaned image, with the input header and WCS, to a new FITS file.')
+    parser.add_argument('input', help='input FITS file (.fits, .fits.gz, .fits.fz)')
+    parser.add_argument('-o', '--output', required=True,
+                        help='output FITS file (a name ending in .fz is tile-compressed)')
+    add_image_and_model_arguments(parser)
     parser.add_argument('--median', choices=('global', 'tile'), default=None,
                         help="median subtraction (default: the model's)")
     parser.add_argument('--no-clip', action='store_true',
@@ -55,18 +76,14 @@ def run(options):
     """Clean one FITS image as the options say."""
     import pathlib
 
-    import numpy as np
-
     from ..background import BGRemBackground
-    from ..io import read_fits_image, write_fits_image
+    from ..io import write_fits_image
     from ..model.registry import DEFAULT_MODEL
 
     output = pathlib.Path(options.output)
     if output.exists() and not options.overwrite:
         raise FileExistsError(f'{output} exists (use --overwrite)')
-    image = read_fits_image(options.input, hdu=options.hdu, plane=options.plane)
-    if not np.any(np.isfinite(image.data)):
-        raise ValueError(f'{options.input}: the image has no finite pixel')
+    image = read_image(options)
     bkg = BGRemBackground(image.data, options.model or DEFAULT_MODEL,
                           diffusion_steps=options.steps, normalization=options.normalization,
                           median=options.median, clip_negative=not options.no_clip,

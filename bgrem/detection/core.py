@@ -257,10 +257,8 @@ def _extract_photutils(images, threshold, n_pixels, deblend, radius, kron_params
     x, y = np.asarray(detection.x_centroid), np.asarray(detection.y_centroid)
     flags = _edge_flags(x, y, radius, images.invalid)
     if deblend:
-        parent_labels = parents.data[np.clip(np.round(y).astype(int), 0, None),
-                                     np.clip(np.round(x).astype(int), 0, None)]
-        shared = np.isin(parent_labels, _split_labels(parents, segmentation))
-        flags |= np.where(shared, FLAG_DEBLENDED, 0)
+        split = np.isin(detection.labels, _deblended_labels(parents, segmentation))
+        flags |= np.where(split, FLAG_DEBLENDED, 0)
     catalog = QTable()
     catalog['label'] = detection.labels
     catalog['x_centroid'] = x
@@ -279,13 +277,14 @@ def _extract_photutils(images, threshold, n_pixels, deblend, radius, kron_params
     return catalog, segmentation
 
 
-def _split_labels(parents, segmentation):
-    """Labels of parent segments that deblending split into several."""
-    counts = collections.Counter()
-    for label in segmentation.labels:
-        ys, xs = np.nonzero(segmentation.data == label)
-        counts[parents.data[ys[0], xs[0]]] += 1
-    return [label for label, n in counts.items() if n > 1]
+def _deblended_labels(parents, segmentation):
+    """Labels of the segments that deblending cut out of a larger parent segment."""
+    inside = segmentation.data > 0
+    # Every child lies within one parent: the distinct (child, parent) pairs.
+    pairs = np.unique(np.column_stack([segmentation.data[inside], parents.data[inside]]),
+                      axis=0)
+    parent_labels, n_children = np.unique(pairs[:, 1], return_counts=True)
+    return pairs[np.isin(pairs[:, 1], parent_labels[n_children > 1]), 0]
 
 
 def _extract_sep(images, threshold, n_pixels, deblend, radius, kron_params, local_bkg_width):

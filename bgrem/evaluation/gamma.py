@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from ._plotting import plot_detection_curves, pyplot_for, save_figure
 from .detection import detection_curve, true_positives_at
 
 __all__ = ['GAMMA_THRESHOLDS', 'evaluate_gamma', 'format_gamma_report', 'plot_gamma_report']
@@ -178,29 +179,15 @@ def plot_gamma_report(report, folder):
     -------
     paths : list of `pathlib.Path`
     """
-    import pathlib
-
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    plt, folder = pyplot_for(folder)
     flavours = [f for f in ('expected', 'poisson') if f in report]
     fig, axes = plt.subplots(1, len(flavours), figsize=(4.5 * len(flavours), 3.6),
                              squeeze=False)
     for ax, flavour in zip(axes[0], flavours):
-        for method, curve in report[flavour]['curves'].items():
-            ax.plot(curve['false_positives'], curve['true_positives'], '.-', ms=3, label=method)
-        ax.set_xscale('symlog', linthresh=1)
-        ax.set_title(f'{flavour} counts', fontsize=10)
-        ax.set_xlabel('false positives')
-        ax.set_ylabel(f"true positives (of {report[flavour]['n_true']})")
+        plot_detection_curves(ax, report[flavour]['curves'], f'{flavour} counts',
+                              report[flavour]['n_true'])
     axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    paths = [folder / 'gamma_tp_vs_fp.png']
-    fig.savefig(paths[0], dpi=100)
-    plt.close(fig)
+    paths = [save_figure(plt, fig, folder / 'gamma_tp_vs_fp.png')]
 
     fig, axes = plt.subplots(1, len(flavours), figsize=(4.5 * len(flavours), 3.6),
                              squeeze=False)
@@ -216,8 +203,5 @@ def plot_gamma_report(report, folder):
         ax.set_xlabel('mean of source-only patch (counts/pixel)')
         ax.set_ylabel('mean of cleaned patch')
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(folder / 'gamma_mean_pixel.png')
-    fig.savefig(paths[1], dpi=100)
-    plt.close(fig)
+    paths.append(save_figure(plt, fig, folder / 'gamma_mean_pixel.png'))
     return paths

@@ -23,6 +23,7 @@ import numpy as np
 
 from .conditions import FIELD_CONDITIONS, condition_config
 from .detection import detection_curve, match_to_truth, true_positives_at
+from ._plotting import plot_detection_curves, pyplot_for, save_figure
 from .methods import HAS_SEXTRACTOR, SubtractedImage, subtract_background
 
 __all__ = ['DETECTION_THRESHOLDS', 'FP_BUDGETS_PER_FIELD', 'evaluate_conditions',
@@ -372,32 +373,17 @@ def plot_report(report, folder):
     -------
     paths : list of `pathlib.Path`
     """
-    import pathlib
-
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    plt, folder = pyplot_for(folder)
     conditions = report['conditions']
     columns = min(3, len(conditions))
     rows = int(np.ceil(len(conditions) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
     for ax, (condition, summary) in zip(axes.ravel(), conditions.items()):
-        for name, curve in summary['curves'].items():
-            ax.plot(curve['false_positives'], curve['true_positives'], '.-', ms=3, label=name)
-        ax.set_xscale('symlog', linthresh=1)
-        ax.set_title(condition, fontsize=10)
-        ax.set_xlabel('false positives')
-        ax.set_ylabel(f"true positives (of {summary['n_true']})")
+        plot_detection_curves(ax, summary['curves'], condition, summary['n_true'])
     for ax in axes.ravel()[len(conditions):]:
         ax.axis('off')
     axes.ravel()[0].legend(fontsize=7)
-    fig.tight_layout()
-    paths = [folder / 'tp_vs_fp.png']
-    fig.savefig(paths[0], dpi=100)
-    plt.close(fig)
+    paths = [save_figure(plt, fig, folder / 'tp_vs_fp.png')]
 
     fig, ax = plt.subplots(figsize=(6, 4))
     names = list(next(iter(report['fields'].values()))[0]['flux'])
@@ -417,8 +403,5 @@ def plot_report(report, folder):
     ax.set_xlabel('true S/N')
     ax.set_ylabel('median F_measured / F_true')
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(folder / 'flux_ratio.png')
-    fig.savefig(paths[1], dpi=100)
-    plt.close(fig)
+    paths.append(save_figure(plt, fig, folder / 'flux_ratio.png'))
     return paths

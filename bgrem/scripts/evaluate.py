@@ -36,12 +36,8 @@ def add_parser(commands):
 
 def run(options):
     """Run the evaluation and write its report."""
-    import json
-    import pathlib
-
     from ..evaluation.suite import (EVALUATION_SEED, evaluate_conditions, format_report,
                                     plot_report)
-
     from ..model.registry import load_model
 
     model = load_model(options.model)
@@ -55,21 +51,11 @@ def run(options):
         methods=options.methods,
         seed=EVALUATION_SEED if options.seed is None else options.seed,
         progress_bar=not options.quiet)
-    folder = pathlib.Path(options.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / 'report.json').write_text(json.dumps(report, indent=1) + '\n')
-    plot_report(report, folder)
-    text = format_report(report)
-    (folder / 'report.txt').write_text(text + '\n')
-    print(text)
-    print(f'\nwritten: {folder}/report.json, report.txt, tp_vs_fp.png, flux_ratio.png')
+    _write_report(options.output, 'report', report, format_report, plot_report)
 
 
 def _run_gamma(options, model):
     """The gamma-ray evaluation (held-out patches, expected and Poisson counts)."""
-    import json
-    import pathlib
-
     from ..evaluation.gamma import evaluate_gamma, format_gamma_report, plot_gamma_report
 
     if options.patches < 1:
@@ -77,12 +63,21 @@ def _run_gamma(options, model):
     kwargs = {} if options.seed is None else {'seed': options.seed}
     report = evaluate_gamma(model, n_patches=options.patches, diffusion_steps=options.steps,
                             progress_bar=not options.quiet, **kwargs)
-    folder = pathlib.Path(options.output)
+    _write_report(options.output, 'gamma_report', report, format_gamma_report,
+                  plot_gamma_report)
+
+
+def _write_report(folder, stem, report, format_report, plot_report):
+    """Write STEM.json, STEM.txt and the plots to ``folder``; print the table."""
+    import json
+    import pathlib
+
+    folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / 'gamma_report.json').write_text(json.dumps(report, indent=1) + '\n')
-    plot_gamma_report(report, folder)
-    text = format_gamma_report(report)
-    (folder / 'gamma_report.txt').write_text(text + '\n')
+    (folder / f'{stem}.json').write_text(json.dumps(report, indent=1) + '\n')
+    plots = plot_report(report, folder)
+    text = format_report(report)
+    (folder / f'{stem}.txt').write_text(text + '\n')
     print(text)
-    print(f'\nwritten: {folder}/gamma_report.json, gamma_report.txt, gamma_tp_vs_fp.png, '
-          'gamma_mean_pixel.png')
+    print(f'\nwritten: {folder}/{stem}.json, {stem}.txt, '
+          + ', '.join(path.name for path in plots))

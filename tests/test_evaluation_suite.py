@@ -76,7 +76,12 @@ def test_evaluate_field_with_a_model_that_removes_everything(everything_model, t
     text = format_report(report)
     assert '[default]' in text and 'background2d_smoothed' in text
     paths = plot_report(report, tmp_path)
+    assert [p.name for p in paths] == ['tp_vs_fp.png', 'flux_ratio.png']
     assert all(p.stat().st_size > 1000 for p in paths)
+    # A tiny run may match no source at all: the plots are still made.
+    for name in result['flux']:
+        result['flux'][name] = {'ratio': [], 'snr': []}
+    assert all(p.stat().st_size > 1000 for p in plot_report(report, tmp_path / 'empty'))
 
 
 def test_evaluate_gamma_with_a_model_that_removes_everything(tmp_path):

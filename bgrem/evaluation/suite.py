@@ -387,17 +387,18 @@ def plot_report(report, folder):
 
     fig, ax = plt.subplots(figsize=(6, 4))
     names = list(next(iter(report['fields'].values()))[0]['flux'])
+    edges = np.geomspace(3, 3000, 16)
+    centres = np.sqrt(edges[1:] * edges[:-1])
     for name in names:
         ratio = np.concatenate([f['flux'][name]['ratio'] for fields in report['fields'].values()
                                 for f in fields])
         snr = np.concatenate([f['flux'][name]['snr'] for fields in report['fields'].values()
                               for f in fields])
-        edges = np.geomspace(3, 3000, 16)
-        centres = np.sqrt(edges[1:] * edges[:-1])
         medians = [np.median(ratio[(snr >= lo) & (snr < hi)]) if np.any(
             (snr >= lo) & (snr < hi)) else np.nan for lo, hi in zip(edges[:-1], edges[1:])]
         ax.plot(centres, medians, 'o-', ms=3, label=name)
     ax.axhline(1, color='k', lw=0.8)
+    ax.set_xlim(edges[0], edges[-1])  # also when no source was matched (all medians NaN)
     ax.set_xscale('log')
     ax.set_ylim(0.5, 1.5)
     ax.set_xlabel('true S/N')

@@ -314,12 +314,12 @@ def build_gamma_dataset(path, n_patches, *, config=None, sky_seeds=(1, 2, 3), se
             total.update()
     total.close()
     attrs = {'kind': 'gamma', 'config': json.dumps(_config_dict(config)),
-             'tile_size': int(y.shape[0]), 'seed': seed, 'n_fields': int(n_patches),
+             'tile_size': int(config.shape[0]), 'seed': seed, 'n_fields': int(n_patches),
              'sky_seeds': json.dumps(list(sky_seeds)), 'flavours': json.dumps(list(flavours)),
              'normalization': json.dumps(normalization),
              'noise_scale_range': list(noise_scale_range),
              'split_fields': json.dumps(split_seeds)}
-    return _write_dataset(path, collected, attrs, int(y.shape[0]))
+    return _write_dataset(path, collected, attrs, int(config.shape[0]))
 
 
 def load_tile_dataset(path, split):

@@ -277,6 +277,5 @@ def _dataset_summary(path, train, validation):
             'validation_tiles': len(validation), 'tile_size': int(attrs.get('tile_size', 0)),
             'n_fields': int(attrs.get('n_fields', 0)), 'seed': int(attrs.get('seed', 0)),
             'simulator_config': json.loads(attrs.get('config', '{}')),
-            **{key: json.loads(attrs[key]) for key in ('kind', 'sky_seeds', 'flavours')
-               if key in attrs and key != 'kind'},
+            **{key: json.loads(attrs[key]) for key in ('sky_seeds', 'flavours') if key in attrs},
             'kind': str(attrs.get('kind', 'optical'))}

@@ -37,14 +37,14 @@ FP_BUDGETS = (10, 30, 100)
 def _fields(dataset, n_fields):
     import h5py
 
-    from bgrem.simulate import OpticalFieldConfig, simulate_optical_field
+    from bgrem.simulate import simulate_optical_field
+    from bgrem.training import field_config
 
     with h5py.File(dataset, 'r') as h5:
-        config = json.loads(h5.attrs['config'])
-        seeds = json.loads(h5.attrs['split_fields'])['test'][:n_fields]
-    config = OpticalFieldConfig(**config)
+        attrs = dict(h5.attrs)
+    seeds = json.loads(attrs['split_fields'])['test'][:n_fields]
     for seed in seeds:
-        yield simulate_optical_field(config, seed=int(seed))
+        yield simulate_optical_field(field_config(attrs, seed), seed=int(seed))
 
 
 def main(args=None):

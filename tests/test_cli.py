@@ -130,3 +130,23 @@ def test_detect_writes_catalog_regions_and_segmentation(fits_image, tmp_path, ti
                    str(tiny_model_path), '-q'])
     assert status == 1
     assert 'exists' in capsys.readouterr().err
+
+
+def test_simulate_broad_writes_a_mixture_and_refuses_gamma(tmp_path, capsys):
+    pytest.importorskip('galsim')
+    import json
+
+    import h5py
+
+    from bgrem.training import BROAD_OPTICAL_MIXTURE
+
+    path = tmp_path / 'broad.h5'
+    assert main(['simulate', '--broad', '--fields', '4', '--field-size', '64',
+                 '--tile-size', '64', '--min-peak', '0', '-q', '-o', str(path)]) == 0
+    with h5py.File(path, 'r') as h5:
+        configs = json.loads(h5.attrs['config'])
+    assert len(configs) == len(BROAD_OPTICAL_MIXTURE)
+    assert configs[1]['seeing_fwhm_range'] == [1.5, 5.0]
+    assert all(c['shape'] == [64, 64] for c in configs)
+    assert main(['simulate', '--broad', '--gamma', '-o', str(tmp_path / 'g.h5')]) == 1
+    assert '--broad' in capsys.readouterr().err

@@ -64,6 +64,10 @@ def test_evaluate_field_with_a_model_that_removes_everything(everything_model, t
     tp = result['curves']['background2d']['true_positives']
     assert tp[1] > 0 and tp[0] >= tp[1] >= tp[2]
     assert result['flux']['bgrem']['ratio'] == []
+    # The true-sky reference measures the isolated stars about right.
+    reference = result['flux']['true_sky']
+    ratio, snr = np.asarray(reference['ratio']), np.asarray(reference['snr'])
+    assert ratio.size > 0 and np.all(np.abs(ratio - 1) < 3 / snr)  # within 3 sigma
     sources = field.sources[field.sources < 0.05 * np.asarray(field.noise_sigma)]
     assert result['residual']['bgrem']['std'] < 0.1  # the output is zero, truth ~ 0 there
     assert abs(result['residual']['background2d']['std'] - 1) < 0.2

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from bgrem.model.normalization import estimate_normalization
-from bgrem.training.dataset import (build_tile_dataset, cut_tiles, load_tile_dataset,
-                                    normalize_field, split_fields)
+from bgrem.training.dataset import (BROAD_OPTICAL_MIXTURE, build_tile_dataset, cut_tiles,
+                                    field_config, load_tile_dataset, normalize_field,
+                                    split_fields)
 
 
 def test_split_is_by_field_and_complete():
@@ -61,6 +62,63 @@ def test_build_dataset(tmp_path):
     assert set(test.field_seed) <= set(splits['test'])
     with pytest.raises(ValueError, match='split'):
         load_tile_dataset(tmp_path / 'd.h5', 'holdout')
+
+
+def test_mixture_dataset_cycles_through_configs(tmp_path):
+    pytest.importorskip('galsim')
+    from bgrem.simulate import OpticalFieldConfig, simulate_optical_field
+
+    base = OpticalFieldConfig(shape=(64, 64), star_density=200.0)
+    configs = [base, base.replace(seeing_fwhm_range=(4.5, 5.0), sky_gradient_range=(0.3, 0.4))]
+    build_tile_dataset(tmp_path / 'm.h5', 6, config=configs, tile_size=64, seed=7,
+                       min_peak=0.0, noise_scale_range=(1, 1), progress_bar=False)
+    tiles = {split: load_tile_dataset(tmp_path / 'm.h5', split) for split in
+             ('train', 'validation', 'test')}
+    attrs = tiles['train'].attrs
+    seen = set()
+    for data in tiles.values():
+        for seed, y in zip(data.field_seed, data.sources):
+            index = int(seed) - 7 * 100003
+            config = field_config(attrs, seed)
+            assert config == configs[index % 2]
+            seen.add(index % 2)
+            # the stored tile is the field simulated with that config
+            field = simulate_optical_field(config, seed=int(seed))
+            expected, _, _ = normalize_field(field.sources, field.background,
+                                             field.saturated_mask)
+            np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    assert seen == {0, 1}
+    with pytest.raises(ValueError, match='not a field'):
+        field_config(attrs, 7 * 100003 + 6)
+    with pytest.raises(TypeError, match='OpticalFieldConfig'):
+        build_tile_dataset(tmp_path / 'bad.h5', 2, config=[], progress_bar=False)
+
+
+def test_field_config_of_a_single_config_dataset(tmp_path):
+    pytest.importorskip('galsim')
+    from bgrem.simulate import OpticalFieldConfig
+
+    config = OpticalFieldConfig(shape=(64, 64), star_density=200.0)
+    build_tile_dataset(tmp_path / 's.h5', 3, config=config, tile_size=64, seed=1,
+                       min_peak=0.0, progress_bar=False)
+    attrs = load_tile_dataset(tmp_path / 's.h5', 'train').attrs
+    assert field_config(attrs, 12345) == config
+
+
+def test_broad_mixture_is_valid_and_covers_the_hard_conditions():
+    pytest.importorskip('galsim')
+    from bgrem.evaluation import FIELD_CONDITIONS
+    from bgrem.simulate import OpticalFieldConfig
+
+    configs = [OpticalFieldConfig().replace(**changes) for changes in BROAD_OPTICAL_MIXTURE]
+    assert configs[0] == OpticalFieldConfig()
+    for condition in ('gradients', 'poor_seeing', 'structured_sky'):
+        for name, (low, high) in FIELD_CONDITIONS[condition].items():
+            assert any(c.__dict__[name][0] <= low and c.__dict__[name][1] >= high
+                       for c in configs), (condition, name)
+    densities = {c.star_density for c in configs}
+    assert {FIELD_CONDITIONS['crowded']['star_density'],
+            FIELD_CONDITIONS['sparse']['star_density']} <= densities
 
 
 def test_normalize_field_poisson_method():

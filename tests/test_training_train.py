@@ -93,6 +93,28 @@ def test_resume_continues_from_the_checkpoint(dataset_path, tmp_path):
     assert epochs == [0, 1, 2]
 
 
+def test_init_from_starts_at_the_given_weights(dataset_path, tmp_path):
+    config = TrainingConfig(epochs=1, batch_size=4, steps_per_epoch=2, architecture=TINY)
+    start = train_model(dataset_path, tmp_path / 'start', config=config, name='start',
+                        verbose=0)
+    # zero epochs of change: a learning rate of 0 keeps the initial weights
+    frozen = TrainingConfig(epochs=1, batch_size=4, steps_per_epoch=2, architecture=TINY,
+                            learning_rate=0.0, seed=5)
+    tuned = load_model(train_model(dataset_path, tmp_path / 'tuned', config=frozen,
+                                   init_from=start, verbose=0))
+    for a, b in zip(load_model(start).network.get_weights(), tuned.network.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert tuned.card.training['initialised_from'] == 'start'
+    fresh = load_model(train_model(dataset_path, tmp_path / 'fresh', config=frozen, verbose=0))
+    assert fresh.card.training['initialised_from'] is None
+    assert not all(np.allclose(a, b) for a, b in zip(fresh.network.get_weights(),
+                                                     tuned.network.get_weights()))
+    other = TrainingConfig(epochs=1, batch_size=4, steps_per_epoch=2,
+                           architecture=dict(TINY, widths=[4, 8, 8]))
+    with pytest.raises(ValueError, match='architecture'):
+        train_model(dataset_path, tmp_path / 'other', config=other, init_from=start, verbose=0)
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match='multiple of 16'):
         TrainingConfig(crop_size=20)

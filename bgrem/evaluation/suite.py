@@ -129,7 +129,10 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
         ``curves`` (true and false positives per threshold and method,
         including ``background2d_smoothed``: Background2D subtraction then a
         Gaussian of the seeing, the control), ``flux`` (ratios and true S/N
-        of isolated point-like sources per method), ``extended`` (flux
+        of isolated point-like sources per method, and for ``true_sky``: the
+        same photometry on the data minus the true noiseless sky, the floor
+        that noise and the apertures leave to any background method),
+        ``extended`` (flux
         fraction kept per large galaxy), ``residual`` (mean and std in
         source-free pixels / noise), ``seconds`` and ``n_true``.
     """
@@ -162,7 +165,11 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
         curves[name] = {'true_positives': np.asarray(curve['true_positives']).tolist(),
                         'false_positives': np.asarray(curve['false_positives']).tolist()}
 
-    photometry = dict(outputs, bgrem_clipped=SubtractedImage.from_bgrem(bkg, clipped=True))
+    sky = field.sky.astype(float)
+    true_sky = SubtractedImage('true_sky', data - sky, data - sky, sky,
+                               np.broadcast_to(noise, data.shape))
+    photometry = dict(outputs, bgrem_clipped=SubtractedImage.from_bgrem(bkg, clipped=True),
+                      true_sky=true_sky)
     flux = {}
     for name, image in photometry.items():
         threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name.startswith('bgrem') else 'baseline']

@@ -15,6 +15,10 @@ def add_parser(commands):
     parser.add_argument('-o', '--output', required=True, help='HDF5 file to write')
     parser.add_argument('--gamma', action='store_true',
                         help='gamma-ray patches (64x64, expected and Poisson counts in turn)')
+    parser.add_argument('--broad', action='store_true',
+                        help='optical fields from the broad mixture (poorer seeing, strong '
+                             'gradients, sky structure, crowded and sparse fields; see '
+                             'bgrem.training.BROAD_OPTICAL_MIXTURE)')
     parser.add_argument('--fields', type=int, default=1000,
                         help='number of fields (gamma-ray patches with --gamma)')
     parser.add_argument('--field-size', type=int, default=256,
@@ -31,14 +35,18 @@ def add_parser(commands):
 def run(options):
     """Build the dataset and print the tile counts."""
     from ..simulate import OpticalFieldConfig
-    from ..training.dataset import build_gamma_dataset, build_tile_dataset
+    from ..training.dataset import BROAD_OPTICAL_MIXTURE, build_gamma_dataset, build_tile_dataset
 
+    if options.gamma and options.broad:
+        raise ValueError('--broad is for optical fields; it cannot be used with --gamma')
     if options.gamma:
         counts = build_gamma_dataset(options.output, options.fields, seed=options.seed,
                                      progress_bar=not options.quiet)
         print(f'{options.output}: ' + ', '.join(f'{n} {k} patches' for k, n in counts.items()))
         return
     config = OpticalFieldConfig(shape=(options.field_size, options.field_size))
+    if options.broad:
+        config = [config.replace(**changes) for changes in BROAD_OPTICAL_MIXTURE]
     counts = build_tile_dataset(options.output, options.fields, config=config,
                                 tile_size=options.tile_size, seed=options.seed,
                                 min_peak=options.min_peak, progress_bar=not options.quiet)

@@ -23,6 +23,9 @@ def add_parser(commands):
     parser.add_argument('--learning-rate', type=float, default=1e-3)
     parser.add_argument('--patience', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--init-from', default=None, metavar='MODEL',
+                        help='start from the weights of this model (a name or a card path; '
+                             'fine-tuning) instead of random weights')
     parser.add_argument('--no-resume', action='store_true',
                         help='start afresh even if a checkpoint exists')
     parser.set_defaults(run=run)
@@ -38,5 +41,6 @@ def run(options):
                             learning_rate=options.learning_rate, patience=options.patience,
                             seed=options.seed)
     card = train_model(options.dataset, options.output_dir, config=config, name=options.name,
-                       description=options.description, resume=not options.no_resume)
+                       description=options.description, resume=not options.no_resume,
+                       init_from=options.init_from)
     print(f'model saved: {card}')

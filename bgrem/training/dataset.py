@@ -20,8 +20,8 @@ from ..model.normalization import (NORMALIZATION_METHODS, estimate_normalization
                                    masked_median, poisson_normalization)
 
 __all__ = ['TileDataset', 'normalize_field', 'cut_tiles', 'split_fields',
-           'build_tile_dataset', 'build_gamma_dataset', 'load_tile_dataset', 'SPLITS',
-           'GAMMA_NORMALIZATION']
+           'build_tile_dataset', 'build_gamma_dataset', 'load_tile_dataset', 'field_config',
+           'SPLITS', 'GAMMA_NORMALIZATION', 'BROAD_OPTICAL_MIXTURE']
 
 #: Pre-processing of the gamma-ray models: per-pixel Poisson normalisation.
 GAMMA_NORMALIZATION = {'method': 'poisson', 'smoothing': 1.5, 'floor': 1.0,
@@ -29,6 +29,22 @@ GAMMA_NORMALIZATION = {'method': 'poisson', 'smoothing': 1.5, 'floor': 1.0,
 
 #: Names of the splits, in order.
 SPLITS = ('train', 'validation', 'test')
+
+_BROAD_SKY = {'seeing_fwhm_range': (1.5, 5.0), 'sky_gradient_range': (0.0, 0.4),
+              'structure_amplitude_range': (0.0, 0.08), 'structure_scale_range': (30.0, 600.0)}
+
+#: Changes to the default `~bgrem.simulate.OpticalFieldConfig` that make the
+#: broad optical training set (``bgrem simulate --broad``); fields cycle
+#: through them.  One field in four is a default field; the others have
+#: poorer seeing (to 5"), sky gradients to 40 per cent across a field and
+#: sky structure to 8 per cent of the sky on scales from 30", at the default,
+#: a crowded (x5) and a sparse (/4) source density.
+BROAD_OPTICAL_MIXTURE = (
+    {},
+    dict(_BROAD_SKY),
+    dict(_BROAD_SKY, star_density=60.0, galaxy_density=12.0),
+    dict(_BROAD_SKY, star_density=3.0, galaxy_density=1.0),
+)
 
 
 def normalize_field(sources, background, mask=None, normalization=None):
@@ -176,8 +192,11 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
         The HDF5 file to write (replaced if it exists).
     n_fields : int
         Number of fields to simulate.
-    config : `~bgrem.simulate.OpticalFieldConfig`, optional
-        Simulator settings (field shape included); the default config.
+    config : `~bgrem.simulate.OpticalFieldConfig` or sequence of them, optional
+        Simulator settings (field shape included); the default config.  With
+        a sequence (a mixture, e.g. from `BROAD_OPTICAL_MIXTURE`) field ``i``
+        uses ``config[i % len(config)]``; `field_config` finds a field's
+        config again.
     tile_size : int, optional
         Side of the stored tiles.
     seed : int, optional
@@ -201,6 +220,9 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     from ..simulate import OpticalFieldConfig, simulate_optical_field
 
     config = OpticalFieldConfig() if config is None else config
+    configs = [config] if isinstance(config, OpticalFieldConfig) else list(config)
+    if not configs or not all(isinstance(c, OpticalFieldConfig) for c in configs):
+        raise TypeError('config must be an OpticalFieldConfig or a non-empty sequence of them')
     splits = split_fields(n_fields, fractions, seed)
     rng = np.random.default_rng([seed, 1])
     field_split = {int(i): name for name, fields in splits.items() for i in fields}
@@ -208,7 +230,7 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     low, high = np.log(noise_scale_range)
     for index in tqdm(range(n_fields), desc='simulating fields', disable=not progress_bar):
         field_seed = seed * 100003 + index
-        field = simulate_optical_field(config, seed=field_seed)
+        field = simulate_optical_field(configs[index % len(configs)], seed=field_seed)
         y, x, _ = normalize_field(field.sources, field.background, field.saturated_mask)
         y_tiles, x_tiles = cut_tiles(y, tile_size), cut_tiles(x, tile_size)
         keep = y_tiles.max(axis=(1, 2)) >= min_peak
@@ -218,7 +240,9 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
         target[1].append(x_tiles[keep] * scale)
         target[2].append(np.full(keep.sum(), field_seed, np.int64))
 
-    attrs = {'config': json.dumps(_config_dict(config)), 'tile_size': tile_size,
+    stored = [_config_dict(c) for c in configs]
+    attrs = {'config': json.dumps(stored[0] if len(stored) == 1 else stored),
+             'tile_size': tile_size,
              'seed': seed, 'n_fields': n_fields, 'min_peak': min_peak,
              'noise_scale_range': list(noise_scale_range),
              'split_fields': json.dumps({k: (seed * 100003 + v).tolist()
@@ -345,6 +369,34 @@ def load_tile_dataset(path, split):
         group = h5[split]
         return TileDataset(group['sources'][...], group['background'][...],
                            group['field_seed'][...], dict(h5.attrs))
+
+
+def field_config(attrs, field_seed):
+    """
+    The simulator configuration of one field of an optical tile dataset.
+
+    Parameters
+    ----------
+    attrs : dict
+        ``TileDataset.attrs`` (the HDF5 attributes) of a dataset written by
+        `build_tile_dataset`.
+    field_seed : int
+        Simulation seed of the field (``TileDataset.field_seed`` or a seed
+        of ``attrs['split_fields']``).
+
+    Returns
+    -------
+    config : `~bgrem.simulate.OpticalFieldConfig`
+    """
+    from ..simulate import OpticalFieldConfig
+
+    stored = json.loads(attrs['config'])
+    if isinstance(stored, dict):
+        return OpticalFieldConfig(**stored)
+    index = int(field_seed) - int(attrs['seed']) * 100003
+    if not 0 <= index < int(attrs['n_fields']):
+        raise ValueError(f'field seed {field_seed} is not a field of this dataset')
+    return OpticalFieldConfig(**stored[index % len(stored)])
 
 
 def _config_dict(config):

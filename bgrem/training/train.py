@@ -164,7 +164,7 @@ class DiffusionBatches(keras.utils.PyDataset):
 
 
 def train_model(dataset_path, output_dir, *, config=None, name='optical', description='',
-                resume=True, verbose=2):
+                resume=True, init_from=None, verbose=2):
     """
     Train a network on a tile dataset and save it as a model with its card.
 
@@ -185,6 +185,11 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
         Name and description written to the model card.
     resume : bool, optional
         Continue from the checkpoint in ``output_dir`` if there is one.
+    init_from : str or path-like, optional
+        Start from the weights of this model (a name of
+        `~bgrem.model.available_models` or a card path): fine-tuning.  Its
+        architecture must be ``config.architecture``.  A checkpoint to
+        resume from takes precedence.
     verbose : int, optional
         Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
 
@@ -209,6 +214,9 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
         max_signal_rate=config.max_signal_rate)
 
     network = build_network(**config.architecture)
+    start_card = None
+    if init_from is not None:
+        start_card = _load_initial_weights(network, init_from, config.architecture)
     network.compile(optimizer=keras.optimizers.AdamW(learning_rate=config.learning_rate,
                                                      weight_decay=config.weight_decay),
                     loss='mean_absolute_error')
@@ -237,6 +245,7 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
         description=description, **_inference_settings(train.attrs),
         training={
             'dataset': _dataset_summary(dataset_path, train, validation),
+            'initialised_from': None if start_card is None else start_card.name,
             'settings': config.to_dict(),
             'epochs_run': len(history),
             'best_epoch': int(np.argmin([row['val_loss'] for row in history])) + 1
@@ -250,6 +259,18 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
             'hardware': f'{platform.machine()} {platform.processor()}'.strip(),
         })
     return save_model(network, output_dir / name, card)
+
+
+def _load_initial_weights(network, model, architecture):
+    """Put the weights of a saved model into ``network``; return its card."""
+    from ..model.registry import load_model
+
+    start = load_model(model)
+    if start.card.architecture != architecture:
+        raise ValueError(f'model {start.name!r} has architecture {start.card.architecture}, '
+                         f'not the training architecture {architecture}')
+    network.set_weights(start.network.get_weights())
+    return start.card
 
 
 def _read_history(path):

@@ -10,7 +10,9 @@ under strong sky structure.
 __all__ = ['FIELD_CONDITIONS', 'condition_config']
 
 #: Changes to `~bgrem.simulate.OpticalFieldConfig` per named condition.
-#: ``default`` is the distribution the shipped optical model was trained on.
+#: ``default`` is the simulator's default field; the shipped optical model
+#: was trained on it and then fine-tuned on a mixture that spans the other
+#: conditions (`bgrem.training.BROAD_OPTICAL_MIXTURE`), with other seeds.
 FIELD_CONDITIONS = {
     'default': {},
     'sparse': {'star_density': 3.0, 'galaxy_density': 1.0},

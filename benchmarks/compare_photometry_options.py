@@ -1,0 +1,115 @@
+"""
+Photometry of `bgrem.detect_sources` against the truth, option by option.
+
+On simulated fields of one evaluation condition (the seeds of
+``bgrem evaluate``), this script runs bgrem once per field and measures the
+isolated, unsaturated point-like sources (the selection of the evaluation)
+with several settings of `bgrem.detect_sources`:
+
+* ``unclipped``: the default, Kron flux on the unclipped bgrem output;
+* ``unclipped+apcorr``: the same with ``aperture_correction=True``;
+* ``data``: Kron flux on the data minus bgrem's smooth background
+  (``photometry_on='data'``: all the noise of the data, no model flux);
+* ``true_sky``: Kron flux on the data minus the *true* noiseless sky, the
+  floor that noise and the Kron aperture leave to any background method;
+* ``true_sky+apcorr``: the same with the aperture correction.
+
+Detection thresholds are those of the evaluation (1 noise sigma on the
+bgrem output, 3 on the noisy true-sky-subtracted data).  For sources with
+true S/N > 20 it prints the median of ``F / F_true`` and
+of ``abs(F / F_true - 1)`` (the issue's bar is 2%) and their number.
+
+Usage::
+
+    python benchmarks/compare_photometry_options.py --model optical \\
+        --condition default --fields 24
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+
+def _ratios(background, truth, selected, radius, threshold, **options):
+    from bgrem.detection import detect_sources
+    from bgrem.evaluation import match_to_truth
+
+    catalog = detect_sources(None, background, threshold=threshold, **options).catalog
+    found, matched = match_to_truth(np.asarray(catalog['x_centroid'], float),
+                                    np.asarray(catalog['y_centroid'], float),
+                                    np.asarray(truth['x'], float),
+                                    np.asarray(truth['y'], float), radius)
+    keep = selected[matched]
+    found, matched = found[keep], matched[keep]
+    true_flux = np.asarray(truth['flux'], float)[matched]
+    flux = np.asarray(getattr(catalog['flux'], 'value', catalog['flux']), float)[found]
+    error = np.asarray(getattr(catalog['flux_err'], 'value', catalog['flux_err']), float)[found]
+    return flux / true_flux, true_flux / error
+
+
+def main(args=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', default='optical')
+    parser.add_argument('--steps', type=int, default=None)
+    parser.add_argument('--condition', default='default')
+    parser.add_argument('--fields', type=int, default=24)
+    parser.add_argument('--size', type=int, default=512)
+    parser.add_argument('--json', default=None, help='also write the summary here')
+    options = parser.parse_args(args)
+
+    from bgrem.background import BGRemBackground
+    from bgrem.evaluation import FIELD_CONDITIONS, SubtractedImage, condition_config
+    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS,
+                                        _isolated_point_sources, _truth_inside)
+    from bgrem.model.registry import load_model
+    from bgrem.simulate import simulate_optical_field
+
+    model = load_model(options.model)
+    offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
+    config = condition_config(options.condition, (options.size, options.size))
+    variants = ('unclipped', 'unclipped+apcorr', 'data', 'true_sky', 'true_sky+apcorr')
+    ratios = {name: [] for name in variants}
+    snrs = {name: [] for name in variants}
+    for i in range(options.fields):
+        field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
+        data = field.observed.astype(float)
+        fwhm = field.seeing_fwhm / field.config.pixel_scale
+        truth = _truth_inside(field)
+        selected = _isolated_point_sources(truth, fwhm, data.shape)
+        radius = max(2.5, 0.5 * fwhm)
+        bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
+        sky = field.sky.astype(float)
+        true_sky = SubtractedImage('true_sky', data - sky, data - sky, sky,
+                                   np.broadcast_to(np.asarray(field.noise_sigma, float),
+                                                   data.shape))
+        runs = {'unclipped': (bkg, {}),
+                'unclipped+apcorr': (bkg, {'aperture_correction': True}),
+                'data': (bkg, {'photometry_on': 'data'}),
+                'true_sky': (true_sky, {}),
+                'true_sky+apcorr': (true_sky, {'aperture_correction': True})}
+        for name, (background, kwargs) in runs.items():
+            threshold = PHOTOMETRY_THRESHOLDS['baseline' if name.startswith('true_sky')
+                                              else 'bgrem']
+            ratio, snr = _ratios(background, truth, selected, radius, threshold, **kwargs)
+            ratios[name].append(ratio)
+            snrs[name].append(snr)
+
+    summary = {}
+    print(f'{options.condition}: {options.fields} fields of {options.size}^2, model '
+          f'{model.name}; S/N > 20: median F/F_true, median |F/F_true - 1|, n')
+    for name in variants:
+        ratio, snr = np.concatenate(ratios[name]), np.concatenate(snrs[name])
+        bright = snr > 20
+        summary[name] = {'median_ratio': float(np.median(ratio[bright])),
+                         'median_abs_deviation': float(np.median(np.abs(ratio[bright] - 1))),
+                         'n': int(bright.sum())}
+        print(f"  {name:18s} {summary[name]['median_ratio']:.4f}  "
+              f"{summary[name]['median_abs_deviation']:.4f}  {summary[name]['n']:4d}")
+    if options.json:
+        with open(options.json, 'w') as stream:
+            json.dump({'settings': vars(options), 'summary': summary}, stream, indent=1)
+
+
+if __name__ == '__main__':
+    main()

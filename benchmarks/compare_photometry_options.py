@@ -31,23 +31,6 @@ import json
 import numpy as np
 
 
-def _ratios(background, truth, selected, radius, threshold, **options):
-    from bgrem.detection import detect_sources
-    from bgrem.evaluation import match_to_truth
-
-    catalog = detect_sources(None, background, threshold=threshold, **options).catalog
-    found, matched = match_to_truth(np.asarray(catalog['x_centroid'], float),
-                                    np.asarray(catalog['y_centroid'], float),
-                                    np.asarray(truth['x'], float),
-                                    np.asarray(truth['y'], float), radius)
-    keep = selected[matched]
-    found, matched = found[keep], matched[keep]
-    true_flux = np.asarray(truth['flux'], float)[matched]
-    flux = np.asarray(getattr(catalog['flux'], 'value', catalog['flux']), float)[found]
-    error = np.asarray(getattr(catalog['flux_err'], 'value', catalog['flux_err']), float)[found]
-    return flux / true_flux, true_flux / error
-
-
 def main(args=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', default='optical')
@@ -59,9 +42,10 @@ def main(args=None):
     options = parser.parse_args(args)
 
     from bgrem.background import BGRemBackground
-    from bgrem.evaluation import FIELD_CONDITIONS, SubtractedImage, condition_config
-    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS,
-                                        _isolated_point_sources, _truth_inside)
+    from bgrem.evaluation import FIELD_CONDITIONS, condition_config
+    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
+                                        _isolated_point_sources, _true_sky_image,
+                                        _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
 
@@ -79,10 +63,7 @@ def main(args=None):
         selected = _isolated_point_sources(truth, fwhm, data.shape)
         radius = max(2.5, 0.5 * fwhm)
         bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
-        sky = field.sky.astype(float)
-        true_sky = SubtractedImage('true_sky', data - sky, data - sky, sky,
-                                   np.broadcast_to(np.asarray(field.noise_sigma, float),
-                                                   data.shape))
+        true_sky = _true_sky_image(field)
         runs = {'unclipped': (bkg, {}),
                 'unclipped+apcorr': (bkg, {'aperture_correction': True}),
                 'data': (bkg, {'photometry_on': 'data'}),
@@ -91,9 +72,9 @@ def main(args=None):
         for name, (background, kwargs) in runs.items():
             threshold = PHOTOMETRY_THRESHOLDS['baseline' if name.startswith('true_sky')
                                               else 'bgrem']
-            ratio, snr = _ratios(background, truth, selected, radius, threshold, **kwargs)
-            ratios[name].append(ratio)
-            snrs[name].append(snr)
+            measured = _flux_ratios(background, threshold, truth, selected, radius, **kwargs)
+            ratios[name].append(measured['ratio'])
+            snrs[name].append(measured['snr'])
 
     summary = {}
     print(f'{options.condition}: {options.fields} fields of {options.size}^2, model '

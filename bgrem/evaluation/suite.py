@@ -70,10 +70,11 @@ def _isolated_point_sources(truth, fwhm, shape):
     return small & inside & isolated
 
 
-def _flux_ratios(subtracted, threshold, truth, selected, radius):
+def _flux_ratios(subtracted, threshold, truth, selected, radius, **detect_options):
+    """Flux ratio and true S/N of the ``selected`` true sources that are found."""
     from ..detection import detect_sources
 
-    catalog = detect_sources(None, subtracted, threshold=threshold).catalog
+    catalog = detect_sources(None, subtracted, threshold=threshold, **detect_options).catalog
     detections, truths = match_to_truth(catalog['x_centroid'], catalog['y_centroid'],
                                         _plain(truth['x']), _plain(truth['y']), radius)
     keep = selected[truths]
@@ -81,6 +82,13 @@ def _flux_ratios(subtracted, threshold, truth, selected, radius):
     true_flux = _plain(truth['flux'])[truths]
     return {'ratio': (_plain(catalog['flux'])[detections] / true_flux).tolist(),
             'snr': (true_flux / _plain(catalog['flux_err'])[detections]).tolist()}
+
+
+def _true_sky_image(field):
+    """The data minus the true noiseless sky: the reference no method can beat by much."""
+    data, sky = field.observed.astype(float), field.sky.astype(float)
+    return SubtractedImage('true_sky', data - sky, data - sky, sky,
+                           np.broadcast_to(_plain(field.noise_sigma), data.shape))
 
 
 def _extended_flux(images, truth, sources):
@@ -165,11 +173,8 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
         curves[name] = {'true_positives': np.asarray(curve['true_positives']).tolist(),
                         'false_positives': np.asarray(curve['false_positives']).tolist()}
 
-    sky = field.sky.astype(float)
-    true_sky = SubtractedImage('true_sky', data - sky, data - sky, sky,
-                               np.broadcast_to(noise, data.shape))
     photometry = dict(outputs, bgrem_clipped=SubtractedImage.from_bgrem(bkg, clipped=True),
-                      true_sky=true_sky)
+                      true_sky=_true_sky_image(field))
     flux = {}
     for name, image in photometry.items():
         threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name.startswith('bgrem') else 'baseline']

@@ -124,7 +124,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable
 from astropy.wcs import WCS
 
-from .optical import _as_float, _as_int, _as_range, _check_seed
+from .optical import _as_float, _as_int, _as_range, _as_shape, _check_seed
 
 __all__ = ['GammaSkyConfig', 'GammaSky', 'GammaPatch', 'simulate_gamma_patches',
            'HAS_REPROJECT']
@@ -333,13 +333,7 @@ class GammaSkyConfig:
         if nside < 8:
             raise ValueError(f'nside must be >= 8, got {nside}')
         put('nside', nside)
-        try:
-            shape = tuple(self.shape)
-        except TypeError:
-            raise ValueError(f'shape must be a (ny, nx) pair, got {self.shape!r}') from None
-        if len(shape) != 2:
-            raise ValueError(f'shape must be a (ny, nx) pair, got {self.shape!r}')
-        put('shape', tuple(_as_int(f'shape[{i}]', n, lower=8) for i, n in enumerate(shape)))
+        put('shape', _as_shape('shape', self.shape))
         positive('pixel_size')
         if max(self.shape) * self.pixel_size > _MAX_FIELD_DEG:
             raise ValueError(f'patches must be at most {_MAX_FIELD_DEG} deg wide, got '

@@ -112,6 +112,17 @@ def _as_int(name, value, *, lower=None):
     return value
 
 
+def _as_shape(name, value, *, lower=8):
+    """Validate a ``(ny, nx)`` pair of integers of at least ``lower``."""
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise ValueError(f'{name} must be a (ny, nx) pair, got {value!r}') from None
+    if len(shape) != 2:
+        raise ValueError(f'{name} must be a (ny, nx) pair, got {value!r}')
+    return tuple(_as_int(f'{name}[{i}]', n, lower=lower) for i, n in enumerate(shape))
+
+
 @dataclasses.dataclass(frozen=True)
 class OpticalFieldConfig:
     """
@@ -259,13 +270,7 @@ class OpticalFieldConfig:
         def put(name, value):
             object.__setattr__(self, name, value)
 
-        try:
-            shape = tuple(self.shape)
-        except TypeError:
-            raise ValueError(f'shape must be a (ny, nx) pair, got {self.shape!r}') from None
-        if len(shape) != 2:
-            raise ValueError(f'shape must be a (ny, nx) pair, got {self.shape!r}')
-        put('shape', tuple(_as_int(f'shape[{i}]', n, lower=8) for i, n in enumerate(shape)))
+        put('shape', _as_shape('shape', self.shape))
 
         put('pixel_scale', _as_float('pixel_scale', self.pixel_scale, lower=0.0, lower_open=True))
         put('seeing_fwhm_range', _as_range('seeing_fwhm_range', self.seeing_fwhm_range,

@@ -30,6 +30,10 @@ GAMMA_NORMALIZATION = {'method': 'poisson', 'smoothing': 1.5, 'floor': 1.0,
 #: Names of the splits, in order.
 SPLITS = ('train', 'validation', 'test')
 
+#: Field ``i`` of a dataset with master seed ``seed`` is simulated with seed
+#: ``seed * _FIELD_SEED_STRIDE + i``.
+_FIELD_SEED_STRIDE = 100003
+
 _BROAD_SKY = {'seeing_fwhm_range': (1.5, 5.0), 'sky_gradient_range': (0.0, 0.4),
               'structure_amplitude_range': (0.0, 0.08), 'structure_scale_range': (30.0, 600.0)}
 
@@ -229,7 +233,7 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     collected = {name: ([], [], []) for name in SPLITS}
     low, high = np.log(noise_scale_range)
     for index in tqdm(range(n_fields), desc='simulating fields', disable=not progress_bar):
-        field_seed = seed * 100003 + index
+        field_seed = seed * _FIELD_SEED_STRIDE + index
         field = simulate_optical_field(configs[index % len(configs)], seed=field_seed)
         y, x, _ = normalize_field(field.sources, field.background, field.saturated_mask)
         y_tiles, x_tiles = cut_tiles(y, tile_size), cut_tiles(x, tile_size)
@@ -245,7 +249,7 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
              'tile_size': tile_size,
              'seed': seed, 'n_fields': n_fields, 'min_peak': min_peak,
              'noise_scale_range': list(noise_scale_range),
-             'split_fields': json.dumps({k: (seed * 100003 + v).tolist()
+             'split_fields': json.dumps({k: (seed * _FIELD_SEED_STRIDE + v).tolist()
                                          for k, v in splits.items()})}
     return _write_dataset(path, collected, attrs, tile_size)
 
@@ -324,7 +328,7 @@ def build_gamma_dataset(path, n_patches, *, config=None, sky_seeds=(1, 2, 3), se
                          f'got {config.shape}')
     for split, sky_seed, size in zip(SPLITS, sky_seeds, sizes):
         sky = GammaSky(config, sky_seed=sky_seed)
-        seeds = (seed * 100003 + SPLITS.index(split) * 10_000_000 + np.arange(size))
+        seeds = (seed * _FIELD_SEED_STRIDE + SPLITS.index(split) * 10_000_000 + np.arange(size))
         split_seeds[split] = seeds.tolist()
         for i, patch_seed in enumerate(seeds):
             patch = sky.patch(seed=int(patch_seed), flavour=flavours[i % len(flavours)])
@@ -393,7 +397,7 @@ def field_config(attrs, field_seed):
     stored = json.loads(attrs['config'])
     if isinstance(stored, dict):
         return OpticalFieldConfig(**stored)
-    index = int(field_seed) - int(attrs['seed']) * 100003
+    index = int(field_seed) - int(attrs['seed']) * _FIELD_SEED_STRIDE
     if not 0 <= index < int(attrs['n_fields']):
         raise ValueError(f'field seed {field_seed} is not a field of this dataset')
     return OpticalFieldConfig(**stored[index % len(stored)])

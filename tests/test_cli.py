@@ -132,6 +132,34 @@ def test_detect_writes_catalog_regions_and_segmentation(fits_image, tmp_path, ti
     assert 'exists' in capsys.readouterr().err
 
 
+def test_detect_fits_a_psf_image(fits_image, tmp_path, tiny_model_path, capsys):
+    from astropy.table import QTable
+    from photutils.psf import CircularGaussianPRF
+
+    from bgrem.scripts.detect import read_psf
+
+    yy, xx = np.mgrid[-10:11, -10:11]
+    psf_path = tmp_path / 'psf.fits'
+    fits.PrimaryHDU(50.0 * CircularGaussianPRF(fwhm=3.0)(xx, yy)).writeto(psf_path)
+    psf = read_psf(psf_path)
+    assert psf.data.sum() == pytest.approx(1.0)  # rescaled: the fitted flux is the total
+    assert read_psf(psf_path, oversampling=2).data.sum() == pytest.approx(4.0)
+    catalog_path = tmp_path / 'cat.ecsv'
+    status = main(['detect', str(fits_image), '-o', str(catalog_path), '--model',
+                   str(tiny_model_path), '--steps', '1', '--threshold', '0.5', '--psf',
+                   str(psf_path), '-q'])
+    assert status == 0
+    catalog = QTable.read(catalog_path)
+    assert catalog.meta['psf_photometry']
+    assert {'psf_flux', 'psf_flux_err', 'psf_qfit'} <= set(catalog.colnames)
+
+    fits.PrimaryHDU(-np.ones((5, 5))).writeto(tmp_path / 'bad.fits')
+    status = main(['detect', str(fits_image), '-o', str(tmp_path / 'bad.ecsv'), '--model',
+                   str(tiny_model_path), '--psf', str(tmp_path / 'bad.fits'), '-q'])
+    assert status == 1
+    assert 'positive sum' in capsys.readouterr().err
+
+
 def test_simulate_broad_writes_a_mixture_and_refuses_gamma(tmp_path, capsys):
     pytest.importorskip('galsim')
     import json

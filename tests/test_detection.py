@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from bgrem import BGRemBackground, detect_sources
 from bgrem.detection import DetectionResult, write_catalog, write_regions
-from bgrem.detection.core import FLAG_DEBLENDED, FLAG_EDGE
+from bgrem.detection.core import FLAG_DEBLENDED, FLAG_EDGE, FLAG_PSF_FIT
 
 NOISE = 5.0
 SKY = 100.0
@@ -281,3 +281,76 @@ def test_aperture_correction_recovers_the_wings_of_point_sources():
     assert corrected.meta['aperture_correction_sources'] == len(fluxes)
     assert corrected.meta['aperture_correction'] > 1.02
     assert np.allclose(corrected['kron_flux'], plain['kron_flux'])  # Kron column unchanged
+
+
+@pytest.fixture(scope='module')
+def moffat_field():
+    rng = np.random.default_rng(11)
+    grid_x, grid_y = np.meshgrid(np.linspace(30, SHAPE[1] - 30, 6), [50.0, 100.0, 150.0])
+    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-3, 3, (18, 2))
+    fluxes = rng.uniform(3e3, 3e4, len(positions))
+    return positions, fluxes, moffat_stars(positions, fluxes), rng.normal(0, NOISE, SHAPE)
+
+
+@pytest.mark.parametrize('method', ['photutils', 'sep'])
+def test_psf_photometry_with_the_true_psf_is_unbiased(moffat_field, method):
+    from photutils.psf import MoffatPSF
+
+    positions, fluxes, sources, noise = moffat_field
+    # residual=1: the measured image holds all the noise, as photometry_on='data' would
+    bkg = KnownBackground(sources, noise, residual=1.0, unit=u.adu)
+    catalog = detect_sources(None, bkg, threshold=2.0, method=method,
+                             psf_model=MoffatPSF(alpha=2.0, beta=2.5)).catalog
+    distance, index = match(catalog, positions)
+    assert len(catalog) == len(fluxes) and np.all(distance < 1)
+    assert catalog['psf_flux'].unit == u.adu and catalog['psf_flux_err'].unit == u.adu
+    assert catalog.meta['psf_photometry']
+    assert not np.any(np.asarray(catalog['flags']) & FLAG_PSF_FIT)
+    psf_flux, psf_err = (np.asarray(catalog[c].value) for c in ('psf_flux', 'psf_flux_err'))
+    pulls = (psf_flux - fluxes[index]) / psf_err
+    assert np.all(np.abs(pulls) < 4) and 0.5 < np.std(pulls) < 1.5  # errors are right
+    kron_error = np.median(np.abs(np.asarray(catalog['flux'].value) / fluxes[index] - 1))
+    psf_error = np.median(np.abs(psf_flux / fluxes[index] - 1))
+    assert psf_error < 0.01 < kron_error  # Kron misses the beta = 2.5 wings
+    assert np.all(psf_err < np.asarray(catalog['flux_err'].value))  # optimal weighting
+
+
+def test_psf_photometry_options_are_checked(field):
+    from photutils.psf import MoffatPSF
+
+    positions, fluxes, sources, noise = field
+    bkg = KnownBackground(sources, noise)
+    plain = detect_sources(None, bkg, threshold=1.0).catalog
+    assert not any(c.startswith('psf_') for c in plain.colnames)
+    assert not plain.meta['psf_photometry']
+    with pytest.raises(ValueError, match='psf_fit_shape needs a psf_model'):
+        detect_sources(None, bkg, psf_fit_shape=9)
+    with pytest.raises(TypeError, match='photutils PSF model'):
+        detect_sources(None, bkg, psf_model=np.ones((5, 5)))
+    shaped = detect_sources(None, bkg, threshold=1.0, psf_fit_shape=7,
+                            psf_model=MoffatPSF(alpha=2.0, beta=3.0)).catalog
+    assert np.all(np.isfinite(shaped['psf_flux'])) and len(shaped) == len(plain)
+    empty = KnownBackground(np.zeros(SHAPE), np.zeros(SHAPE))
+    none = detect_sources(None, empty, psf_model=MoffatPSF(alpha=2.0, beta=3.0)).catalog
+    assert len(none) == 0
+
+
+def test_psf_fit_flags_and_model_fwhm():
+    from photutils.psf import CircularGaussianPRF, MoffatPSF
+
+    from bgrem.detection._psf import model_fwhm, psf_fluxes
+
+    alpha, beta = 2.5, 3.0
+    assert model_fwhm(MoffatPSF(alpha=alpha, beta=beta)) == pytest.approx(
+        2 * alpha * np.sqrt(2 ** (1 / beta) - 1), rel=0.05)
+    assert model_fwhm(CircularGaussianPRF(fwhm=6.0)) == pytest.approx(6.0, rel=0.05)
+    with pytest.raises(ValueError, match='no positive peak'):
+        model_fwhm(CircularGaussianPRF(fwhm=np.nan))
+    # a positive star fits well; a hole (negative "star") gets a non-positive flux, flagged
+    image = moffat_stars([(50.0, 50.0)], [1e4], shape=(100, 150)) - moffat_stars(
+        [(110.0, 50.0)], [1e4], shape=(100, 150))
+    flux, flux_err, qfit, bad = psf_fluxes(image, [50.0, 110.0], [50.0, 50.0],
+                                           MoffatPSF(alpha=2.0, beta=2.5),
+                                           np.full(image.shape, 1.0))
+    assert flux[0] == pytest.approx(1e4, rel=1e-3) and qfit[0] < 0.01
+    assert list(bad) == [False, True]

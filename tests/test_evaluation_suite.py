@@ -68,6 +68,14 @@ def test_evaluate_field_with_a_model_that_removes_everything(everything_model, t
     reference = result['flux']['true_sky']
     ratio, snr = np.asarray(reference['ratio']), np.asarray(reference['snr'])
     assert ratio.size > 0 and np.all(np.abs(ratio - 1) < 3 / snr)  # within 3 sigma
+    # PSF fitting with the field's true PSF on the true-sky data: unbiased, and
+    # closer to the truth than the Kron fluxes, which miss the Moffat wings.
+    psf = result['flux']['true_sky_psf']
+    psf_ratio = np.asarray(psf['ratio'])
+    assert psf_ratio.size >= ratio.size
+    assert abs(np.median(psf_ratio) - 1) < 0.02
+    assert np.median(np.abs(psf_ratio - 1)) < np.median(np.abs(ratio - 1))
+    assert result['flux']['bgrem_psf']['ratio'] == []
     sources = field.sources[field.sources < 0.05 * np.asarray(field.noise_sigma)]
     assert result['residual']['bgrem']['std'] < 0.1  # the output is zero, truth ~ 0 there
     assert abs(result['residual']['background2d']['std'] - 1) < 0.2

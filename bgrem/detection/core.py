@@ -17,6 +17,7 @@ __all__ = ['DetectionResult', 'detect_sources']
 #: Bit values of the ``flags`` column.
 FLAG_EDGE = 1        #: the aperture reaches the image edge or masked/invalid pixels
 FLAG_DEBLENDED = 2   #: the source was split from a larger segment by deblending
+FLAG_PSF_FIT = 4     #: the PSF fit failed or is unreliable (only with ``psf_model``)
 
 DetectionResult = collections.namedtuple('DetectionResult',
                                          ['catalog', 'segmentation', 'background'])
@@ -40,7 +41,7 @@ _PHOTOMETRY_IMAGES = ('unclipped', 'data')
 def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=False,
                    method='photutils', photometry_on='unclipped', aperture_radius=None,
                    kron_params=(2.5, 1.4), aperture_correction=False, local_bkg_width=0,
-                   **background_options):
+                   psf_model=None, psf_fit_shape=None, **background_options):
     """
     Detect and measure sources on a background-removed image.
 
@@ -97,6 +98,19 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         Width (pixels) of the annulus around each source in which a local
         background is estimated and subtracted from the fluxes; 0 (default)
         subtracts nothing, which suits the cleaned image.
+    psf_model : `astropy.modeling.Fittable2DModel`, optional
+        A photutils PSF model of the image (`~photutils.psf.ImagePSF`,
+        `~photutils.psf.MoffatPSF`, `~photutils.psf.GriddedPSFModel`, ...).
+        When given, the model is fitted at every detected position on the
+        image of ``photometry_on`` (`~photutils.psf.PSFPhotometry`, one
+        source at a time, position free within 2 pixels) and the catalogue
+        gains ``psf_flux``, ``psf_flux_err`` and ``psf_qfit``.  For point
+        sources this is the most accurate flux (see the evaluation page);
+        it is meaningless for resolved galaxies, so ``flux`` stays Kron.
+        bgrem does not estimate the PSF: it must describe this image.
+    psf_fit_shape : int or tuple of int, optional
+        Odd size (pixels) of the PSF fit box; by default
+        ``2 * ceil(1.5 * FWHM) + 1`` with the FWHM of ``psf_model``.
     **background_options
         Passed to `~bgrem.BGRemBackground` (``model``, ``diffusion_steps``,
         ``normalization``, ``mask``, ``coverage_mask``, ...) when
@@ -113,7 +127,9 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         flux), ``snr`` (``flux / flux_err``), ``local_background``,
         ``clipped_aperture_flux`` (the same aperture on the clipped
         output, to show its bias) and ``flags`` (1: aperture touches the
-        edge or invalid pixels, 2: deblended), in the unit of the data.
+        edge or invalid pixels, 2: deblended, 4: unreliable PSF fit), in the
+        unit of the data; with ``psf_model``, also ``psf_flux``,
+        ``psf_flux_err`` and ``psf_qfit`` (photutils' quality of fit).
         Its ``meta`` records the settings and the background removal.
 
     Raises
@@ -156,6 +172,10 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     if int(local_bkg_width) != local_bkg_width or local_bkg_width < 0:
         raise ValueError(f'local_bkg_width must be a non-negative integer, '
                          f'got {local_bkg_width!r}')
+    if psf_model is not None:
+        _check_psf_model(psf_model)
+    elif psf_fit_shape is not None:
+        raise ValueError('psf_fit_shape needs a psf_model')
 
     if background is None:
         background = BGRemBackground(data, **background_options)
@@ -170,12 +190,15 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     extract = _extract_photutils if method == 'photutils' else _extract_sep
     catalog, segmentation = extract(images, threshold * images.rms, int(n_pixels), deblend,
                                     aperture_radius, kron_params, int(local_bkg_width))
+    if psf_model is not None:
+        _add_psf_photometry(catalog, images, psf_model, psf_fit_shape)
     catalog = _finish_catalog(catalog, images, background, aperture_correction)
     catalog.meta.update({
         'method': method, 'threshold': threshold, 'n_pixels': int(n_pixels),
         'deblend': bool(deblend), 'photometry_on': photometry_on,
         'kron_params': list(kron_params), 'aperture_correction_applied': bool(aperture_correction),
         'local_bkg_width': int(local_bkg_width),
+        'psf_photometry': psf_model is not None,
         'bgrem': {key: value for key, (value, _) in background.provenance().items()},
     })
     return DetectionResult(catalog, segmentation, background)
@@ -212,11 +235,37 @@ class _Images(collections.namedtuple('_Images', 'cleaned unclipped measured rms 
 
 _COLUMNS = ('label', 'x_centroid', 'y_centroid', 'sky_centroid', 'area', 'fwhm', 'segment_flux',
             'aperture_flux', 'aperture_flux_err', 'kron_flux', 'kron_flux_err', 'flux',
-            'flux_err', 'snr', 'local_background', 'clipped_aperture_flux', 'flags')
+            'flux_err', 'snr', 'psf_flux', 'psf_flux_err', 'psf_qfit', 'local_background',
+            'clipped_aperture_flux', 'flags')
+_FLUX_COLUMNS = ('segment_flux', 'aperture_flux', 'aperture_flux_err', 'kron_flux',
+                 'kron_flux_err', 'flux', 'flux_err', 'psf_flux', 'psf_flux_err',
+                 'local_background', 'clipped_aperture_flux')
+
+
+def _check_psf_model(psf_model):
+    from astropy.modeling import Fittable2DModel
+
+    if not isinstance(psf_model, Fittable2DModel) or not all(
+            name in psf_model.param_names for name in ('flux', 'x_0', 'y_0')):
+        raise TypeError('psf_model must be a photutils PSF model (a Fittable2DModel with '
+                        f'flux, x_0 and y_0 parameters), got {type(psf_model).__name__}')
+
+
+def _add_psf_photometry(catalog, images, psf_model, fit_shape):
+    """Columns psf_flux, psf_flux_err, psf_qfit and FLAG_PSF_FIT, in place."""
+    from ._psf import psf_fluxes
+
+    flux, flux_err, qfit, bad = psf_fluxes(images.measured, catalog['x_centroid'],
+                                           catalog['y_centroid'], psf_model, images.rms,
+                                           mask=images.mask, fit_shape=fit_shape)
+    catalog['psf_flux'] = flux
+    catalog['psf_flux_err'] = flux_err
+    catalog['psf_qfit'] = qfit
+    catalog['flags'] = np.asarray(catalog['flags']) | np.where(bad, FLAG_PSF_FIT, 0)
 
 
 def _empty_catalog():
-    names = [c for c in _COLUMNS if c != 'sky_centroid']
+    names = [c for c in _COLUMNS if c != 'sky_centroid' and not c.startswith('psf_')]
     return QTable([np.zeros(0, int if c in ('label', 'flags') else float) for c in names],
                   names=names)
 
@@ -419,9 +468,7 @@ def _finish_catalog(catalog, images, bkg, aperture_correction=False):
         catalog['sky_centroid'] = bkg.wcs.pixel_to_world(catalog['x_centroid'],
                                                          catalog['y_centroid'])
     if bkg.unit is not None:
-        for name in ('segment_flux', 'aperture_flux', 'aperture_flux_err', 'kron_flux',
-                     'kron_flux_err', 'flux', 'flux_err', 'local_background',
-                     'clipped_aperture_flux'):
+        for name in (c for c in _FLUX_COLUMNS if c in catalog.colnames):
             catalog[name] = np.asarray(catalog[name], float) << bkg.unit
     order = [c for c in _COLUMNS if c in catalog.colnames]
     return catalog[order]

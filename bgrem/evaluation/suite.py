@@ -70,8 +70,10 @@ def _isolated_point_sources(truth, fwhm, shape):
     return small & inside & isolated
 
 
-def _flux_ratios(subtracted, threshold, truth, selected, radius, **detect_options):
-    """Flux ratio and true S/N of the ``selected`` true sources that are found."""
+def _flux_ratios(subtracted, threshold, truth, selected, radius, flux_column='flux',
+                 **detect_options):
+    """Flux ratio and S/N (true flux over the flux error) of the ``selected``
+    true sources that are found, from the ``flux_column`` of the catalogue."""
     from ..detection import detect_sources
 
     catalog = detect_sources(None, subtracted, threshold=threshold, **detect_options).catalog
@@ -80,8 +82,17 @@ def _flux_ratios(subtracted, threshold, truth, selected, radius, **detect_option
     keep = selected[truths]
     detections, truths = detections[keep], truths[keep]
     true_flux = _plain(truth['flux'])[truths]
-    return {'ratio': (_plain(catalog['flux'])[detections] / true_flux).tolist(),
-            'snr': (true_flux / _plain(catalog['flux_err'])[detections]).tolist()}
+    return {'ratio': (_plain(catalog[flux_column])[detections] / true_flux).tolist(),
+            'snr': (true_flux / _plain(catalog[f'{flux_column}_err'])[detections]).tolist()}
+
+
+def _true_psf_model(field):
+    """The simulator's Moffat PSF of ``field`` as a photutils model."""
+    from photutils.psf import MoffatPSF
+
+    fwhm = field.seeing_fwhm / field.config.pixel_scale
+    beta = float(field.params['moffat_beta'])
+    return MoffatPSF(alpha=fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1)), beta=beta)
 
 
 def _true_sky_image(field):
@@ -139,7 +150,9 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
         Gaussian of the seeing, the control), ``flux`` (ratios and true S/N
         of isolated point-like sources per method, and for ``true_sky``: the
         same photometry on the data minus the true noiseless sky, the floor
-        that noise and the apertures leave to any background method),
+        that noise and the apertures leave to any background method;
+        ``bgrem_psf`` and ``true_sky_psf``: ``psf_flux`` with the field's
+        true PSF),
         ``extended`` (flux
         fraction kept per large galaxy), ``residual`` (mean and std in
         source-free pixels / noise), ``seconds`` and ``n_true``.
@@ -179,6 +192,11 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
     for name, image in photometry.items():
         threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name.startswith('bgrem') else 'baseline']
         flux[name] = _flux_ratios(image, threshold, truth, selected, radius)
+    psf = _true_psf_model(field)
+    for name in ('bgrem', 'true_sky'):
+        threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name == 'bgrem' else 'baseline']
+        flux[f'{name}_psf'] = _flux_ratios(photometry[name], threshold, truth, selected, radius,
+                                           flux_column='psf_flux', psf_model=psf)
 
     extended = _extended_flux({'bgrem': outputs['bgrem'].unclipped,
                                'bgrem_clipped': outputs['bgrem'].cleaned,
@@ -272,6 +290,18 @@ def evaluate_conditions(model='optical', *, conditions=None, n_fields=8, shape=(
     }
 
 
+def _bootstrap_interval(values, statistic, n_resamples=1000, seed=0):
+    """16th and 84th percentiles of ``statistic`` over bootstrap resamples
+    of ``values`` (a 1-sigma interval); None for fewer than 2 values."""
+    values = np.asarray(values, float)
+    if values.size < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    samples = values[rng.integers(0, values.size, (n_resamples, values.size))]
+    low, high = np.percentile(statistic(samples, axis=1), [16, 84])
+    return [float(low), float(high)]
+
+
 def summarize(results):
     """
     Summary of the `evaluate_field` results of one condition.
@@ -281,8 +311,9 @@ def summarize(results):
     summary : dict
         ``true_positives_at`` (per FP budget per field, per method), the
         summed ``curves``, ``flux`` (median ratio and median ``abs(ratio - 1)`` at
-        S/N > 20, median ratio per S/N bin), ``extended`` (median fraction
-        kept), ``residual`` (mean of the per-field values) and
+        S/N > 20 with a bootstrap 16-84% interval of the latter, median ratio
+        per S/N bin), ``extended`` (median fraction kept and its bootstrap
+        16-84% interval), ``residual`` (mean of the per-field values) and
         ``seconds_per_megapixel``.
     """
     n = len(results)
@@ -307,12 +338,15 @@ def summarize(results):
             else None,
             'median_abs_deviation_snr_above_20': float(np.median(np.abs(ratio[bright] - 1)))
             if bright.any() else None,
+            'median_abs_deviation_interval': _bootstrap_interval(np.abs(ratio[bright] - 1),
+                                                                 np.median),
             'median_ratio_by_snr': bins}
     extended = {}
     for name in results[0]['extended']:
         kept = np.concatenate([r['extended'][name] for r in results])
         extended[name] = {'n': int(kept.size),
-                          'median_fraction_kept': float(np.median(kept)) if kept.size else None}
+                          'median_fraction_kept': float(np.median(kept)) if kept.size else None,
+                          'median_fraction_kept_interval': _bootstrap_interval(kept, np.median)}
     megapixels = np.prod(results[0]['shape']) / 1e6
     return {
         'n_fields': n, 'n_true': int(sum(r['n_true'] for r in results)),
@@ -349,23 +383,33 @@ def format_report(report):
         for name, value in tp.items():
             gain = (value / reference - 1) * 100 if reference and np.isfinite(value) else np.nan
             lines.append(f'  {name:24s} {value:8.1f}   {gain:+6.1f}% vs best of sep/SExtractor')
-        lines.append('  flux ratio (S/N > 20): median, median |ratio - 1|, n; '
+        lines.append('  flux ratio (S/N > 20): median, median |ratio - 1| [16-84% '
+                     'bootstrap], n; '
                      'residual mean, std (noise units); s/MPix')
         for name, f in summary['flux'].items():
             residual = summary['residual'].get(name)
             seconds = summary['seconds_per_megapixel'].get(name)
             cells = [f"{f['median_ratio_snr_above_20'] or np.nan:7.4f}",
-                     f"{f['median_abs_deviation_snr_above_20'] or np.nan:7.4f}",
+                     f"{f['median_abs_deviation_snr_above_20'] or np.nan:7.4f}"
+                     + _interval_text(f.get('median_abs_deviation_interval'), '{:.4f}'),
                      f"{f['n_snr_above_20']:5d}"]
             cells.append(f"{residual['mean']:+7.3f} {residual['std']:6.3f}" if residual
                          else ' ' * 14)
             cells.append(f'{seconds:7.2f}' if seconds is not None else '')
             lines.append(f'  {name:24s} ' + '  '.join(cells))
-        kept = ', '.join(f"{name} {e['median_fraction_kept']:.3f}" for name, e in
-                         summary['extended'].items() if e['median_fraction_kept'] is not None)
+        kept = ', '.join(f"{name} {e['median_fraction_kept']:.3f}" + _interval_text(
+            e.get('median_fraction_kept_interval')) for name, e in summary['extended'].items()
+            if e['median_fraction_kept'] is not None)
         n_large = next(iter(summary['extended'].values()))['n']
-        lines.append(f'  large galaxies ({n_large}): median flux fraction kept: {kept or "-"}')
+        lines.append(f'  large galaxies ({n_large}): median flux fraction kept '
+                     f'[16-84% bootstrap]: {kept or "-"}')
     return '\n'.join(lines)
+
+
+def _interval_text(interval, form='{:.3f}'):
+    if not interval:
+        return ' ' * (2 * len(form.format(0.0)) + 3)
+    return ' [' + form.format(interval[0]) + '-' + form.format(interval[1]) + ']'
 
 
 def plot_report(report, folder):

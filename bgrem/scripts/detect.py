@@ -2,7 +2,7 @@
 
 from .remove import add_image_and_model_arguments, read_image
 
-__all__ = ['add_parser', 'run']
+__all__ = ['add_parser', 'read_psf', 'run']
 
 
 def add_parser(commands):
@@ -29,6 +29,11 @@ def add_parser(commands):
                         help='image the fluxes are measured on (default: unclipped)')
     parser.add_argument('--aperture-radius', type=float, default=None,
                         help='aperture radius in pixels (default: 2 x median FWHM)')
+    parser.add_argument('--psf', default=None, metavar='PSF.fits',
+                        help='FITS image of the PSF (centred, any normalisation): also fit '
+                             'it at every source (psf_flux, psf_flux_err, psf_qfit columns)')
+    parser.add_argument('--psf-oversampling', type=int, default=1,
+                        help='oversampling factor of the PSF image (default: 1)')
     add_image_and_model_arguments(parser)
     parser.add_argument('--overwrite', action='store_true', help='replace existing outputs')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
@@ -51,10 +56,12 @@ def run(options):
         if output is not None and pathlib.Path(output).exists() and not options.overwrite:
             raise FileExistsError(f'{output} exists (use --overwrite)')
     image = read_image(options)
+    psf_model = None if options.psf is None else read_psf(options.psf, options.psf_oversampling)
     catalog, segmentation, bkg = detect_sources(
         NDData(image.data, wcs=image.wcs), threshold=options.threshold,
         n_pixels=options.npixels, deblend=options.deblend, method=options.method,
         photometry_on=options.photometry_on, aperture_radius=options.aperture_radius,
+        psf_model=psf_model,
         model=options.model or DEFAULT_MODEL, diffusion_steps=options.steps,
         normalization=options.normalization, progress_bar=not options.quiet)
     write_catalog(catalog, options.output, overwrite=options.overwrite)
@@ -70,3 +77,34 @@ def run(options):
     if not options.quiet:
         print(f'{options.output}: {len(catalog)} sources (model {bkg.model.name!r}, '
               f'{bkg.diffusion_steps} steps, threshold {options.threshold} sigma)')
+
+
+def read_psf(path, oversampling=1):
+    """
+    A photutils `~photutils.psf.ImagePSF` from a FITS image of the PSF.
+
+    The image (first HDU with 2-D data) is centred on the PSF and rescaled
+    to sum to ``oversampling**2``, photutils' normalisation for a model
+    whose fitted flux is the total flux.
+
+    Raises
+    ------
+    ValueError
+        If the image is not 2-D, has non-finite values or a sum <= 0.
+    """
+    import numpy as np
+    from astropy.io import fits
+    from photutils.psf import ImagePSF
+
+    if int(oversampling) != oversampling or oversampling < 1:
+        raise ValueError(f'--psf-oversampling must be a positive integer, got {oversampling}')
+    with fits.open(path) as hdul:
+        data = next((hdu.data for hdu in hdul if hdu.data is not None and hdu.data.ndim == 2),
+                    None)
+        if data is None:
+            raise ValueError(f'{path}: no 2-D image of the PSF found')
+        data = np.array(data, dtype=float)
+    total = data.sum()
+    if not np.all(np.isfinite(data)) or not total > 0:
+        raise ValueError(f'{path}: the PSF image must be finite with a positive sum')
+    return ImagePSF(data * oversampling ** 2 / total, oversampling=int(oversampling))

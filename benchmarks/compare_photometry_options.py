@@ -12,7 +12,9 @@ with several settings of `bgrem.detect_sources`:
   (``photometry_on='data'``: all the noise of the data, no model flux);
 * ``true_sky``: Kron flux on the data minus the *true* noiseless sky, the
   floor that noise and the Kron aperture leave to any background method;
-* ``true_sky+apcorr``: the same with the aperture correction.
+* ``true_sky+apcorr``: the same with the aperture correction;
+* ``unclipped+psf`` and ``true_sky+psf``: ``psf_flux`` of
+  ``detect_sources(..., psf_model=...)`` with the field's true (Moffat) PSF.
 
 Detection thresholds are those of the evaluation (1 noise sigma on the
 bgrem output, 3 on the noisy true-sky-subtracted data).  For sources with
@@ -44,15 +46,17 @@ def main(args=None):
     from bgrem.background import BGRemBackground
     from bgrem.evaluation import FIELD_CONDITIONS, condition_config
     from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
-                                        _isolated_point_sources, _true_sky_image,
-                                        _truth_inside)
+                                        _bootstrap_interval, _isolated_point_sources,
+                                        _true_psf_model,
+                                        _true_sky_image, _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
     offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
     config = condition_config(options.condition, (options.size, options.size))
-    variants = ('unclipped', 'unclipped+apcorr', 'data', 'true_sky', 'true_sky+apcorr')
+    variants = ('unclipped', 'unclipped+apcorr', 'unclipped+psf', 'data', 'true_sky',
+                'true_sky+apcorr', 'true_sky+psf')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
     for i in range(options.fields):
@@ -64,11 +68,14 @@ def main(args=None):
         radius = max(2.5, 0.5 * fwhm)
         bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
         true_sky = _true_sky_image(field)
+        psf = {'psf_model': _true_psf_model(field), 'flux_column': 'psf_flux'}
         runs = {'unclipped': (bkg, {}),
                 'unclipped+apcorr': (bkg, {'aperture_correction': True}),
+                'unclipped+psf': (bkg, psf),
                 'data': (bkg, {'photometry_on': 'data'}),
                 'true_sky': (true_sky, {}),
-                'true_sky+apcorr': (true_sky, {'aperture_correction': True})}
+                'true_sky+apcorr': (true_sky, {'aperture_correction': True}),
+                'true_sky+psf': (true_sky, psf)}
         for name, (background, kwargs) in runs.items():
             threshold = PHOTOMETRY_THRESHOLDS['baseline' if name.startswith('true_sky')
                                               else 'bgrem']
@@ -78,15 +85,19 @@ def main(args=None):
 
     summary = {}
     print(f'{options.condition}: {options.fields} fields of {options.size}^2, model '
-          f'{model.name}; S/N > 20: median F/F_true, median |F/F_true - 1|, n')
+          f'{model.name}; S/N > 20: median F/F_true, median |F/F_true - 1| '
+          '[16-84% bootstrap], n')
     for name in variants:
         ratio, snr = np.concatenate(ratios[name]), np.concatenate(snrs[name])
         bright = snr > 20
+        deviation = np.abs(ratio[bright] - 1)
+        interval = _bootstrap_interval(deviation, np.median)
         summary[name] = {'median_ratio': float(np.median(ratio[bright])),
-                         'median_abs_deviation': float(np.median(np.abs(ratio[bright] - 1))),
-                         'n': int(bright.sum())}
+                         'median_abs_deviation': float(np.median(deviation)),
+                         'median_abs_deviation_interval': interval, 'n': int(bright.sum())}
         print(f"  {name:18s} {summary[name]['median_ratio']:.4f}  "
-              f"{summary[name]['median_abs_deviation']:.4f}  {summary[name]['n']:4d}")
+              f"{summary[name]['median_abs_deviation']:.4f} "
+              f"[{interval[0]:.4f}-{interval[1]:.4f}]  {summary[name]['n']:4d}")
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'summary': summary}, stream, indent=1)

@@ -232,3 +232,19 @@ def test_poisson_normalization_model_uses_a_map(zero_model):
     assert np.allclose(bkg.unclipped, counts - np.median(counts), atol=1e-3)
     scalar = BGRemBackground(counts, model, normalization=0.5)  # a given factor wins
     assert scalar.normalization_map is None and scalar.normalization == 0.5
+
+
+def test_plane_subtraction_removes_a_gradient_before_the_network(zero_model):
+    """With a network that removes nothing, the output is what the level subtraction left."""
+    yy, xx = np.mgrid[:120, :170]
+    sky = 300.0 + 0.5 * xx + 0.25 * yy
+    data = sky + np.random.default_rng(5).normal(0, 2.0, sky.shape)
+    planar = BGRemBackground(data, zero_model, median='plane', clip_negative=False)
+    flat = BGRemBackground(data, zero_model, clip_negative=False)
+    assert planar.median_mode == 'plane' and flat.median_mode == 'global'
+    assert flat.sky_plane is None
+    assert np.abs(planar.sky_plane - sky).max() < 0.5
+    assert np.std(np.asarray(planar.unclipped) - (data - sky)) < 0.1
+    assert np.std(flat.unclipped) > 10 * np.std(planar.unclipped) / 2  # the gradient stays
+    assert planar.provenance()['BGRMEDMO'][0] == 'plane'
+    assert np.allclose(data - planar.background, planar.cleaned, atol=1e-3)  # float32

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bgrem.model.normalization import (estimate_normalization, masked_median,
+from bgrem.model.normalization import (estimate_normalization, fit_sky_plane, masked_median,
                                        truncated_std_factor)
 
 
@@ -86,3 +86,28 @@ def test_poisson_normalization_floor_mask_and_errors():
         poisson_normalization(counts, smoothing=0)
     with pytest.raises(ValueError, match='no unmasked'):
         poisson_normalization(counts, np.ones_like(mask))
+
+
+def test_sky_plane_ignores_sources_masks_and_nan():
+    yy, xx = np.mgrid[:150, :230]
+    sky = 50.0 + 0.3 * xx - 0.2 * yy
+    data = sky + np.random.default_rng(3).normal(0, 2.0, sky.shape)
+    data[20:60, 30:90] += 400.0      # a large bright galaxy
+    data[100:110, 200:210] = np.nan  # bad pixels
+    mask = np.zeros(sky.shape, bool)
+    mask[:, :10] = True
+    data[:, :10] = -1e4              # masked garbage
+    before = data.copy()
+    plane = fit_sky_plane(data, mask)
+    np.testing.assert_array_equal(data, before)  # input not modified
+    assert plane.dtype == np.float32 and plane.shape == sky.shape
+    assert np.abs(plane - sky).max() < 0.5  # gradient of 115 across, noise 2
+    # a median would be off by the gradient
+    assert np.abs(np.nanmedian(data) - sky).max() > 30
+
+
+def test_sky_plane_errors():
+    with pytest.raises(ValueError, match='2-D'):
+        fit_sky_plane(np.ones(10))
+    with pytest.raises(ValueError, match='too few valid pixels'):
+        fit_sky_plane(np.full((40, 40), np.nan))

@@ -11,7 +11,7 @@ from astropy.nddata import CCDData, StdDevUncertainty
 
 from ..model.diffusion import _check_steps
 from ..model.inference import clean_image
-from ..model.normalization import (estimate_normalization, masked_median,
+from ..model.normalization import (estimate_normalization, fit_sky_plane, masked_median,
                                    poisson_normalization)
 from ..model.registry import DEFAULT_MODEL, load_model
 from ._input import read_input
@@ -57,9 +57,13 @@ class BGRemBackground:
         `~bgrem.model.normalization.poisson_normalization`.  The estimate is
         biased when most pixels hold sources; then give the factor (one over
         the noise standard deviation).
-    median : {'global', 'tile'}, optional
-        Subtract one median of the whole image or the median of each tile
-        before the network; by default what the model was trained with.
+    median : {'global', 'tile', 'plane'}, optional
+        Subtract one median of the whole image, the median of each tile, or
+        a plane fitted to the sky (`~bgrem.model.normalization.fit_sky_plane`:
+        the global level and a linear gradient, robust to sources) before the
+        network; by default what the model's card says.  The plane helps
+        under sky gradients, which the network otherwise mistakes in part for
+        extended emission.
     mask : array_like of bool, optional
         `True` marks pixels left out of the statistics (median, normalisation,
         `background_rms`), e.g. bad pixels or saturated stars.  Unlike
@@ -98,8 +102,14 @@ class BGRemBackground:
         root of the smoothed counts, see
         `~bgrem.model.normalization.poisson_normalization`); None otherwise.
     median : float
-        Global median of the unmasked data that was subtracted, in data
-        units (without the unit).
+        Global median of the unmasked data, in data units (without the
+        unit); subtracted before the network unless ``median`` is
+        ``'plane'``.
+    median_mode : str
+        ``'global'``, ``'tile'`` or ``'plane'``.
+    sky_plane : `~numpy.ndarray` or None
+        The plane subtracted before the network with ``median='plane'``
+        (float32, data units); None otherwise.
     mask, coverage_mask : `~numpy.ndarray` or None
         The masks used (``mask`` includes NDData and MaskedArray masks).
     unit : `~astropy.units.Unit` or None
@@ -153,8 +163,9 @@ class BGRemBackground:
         self.diffusion_steps = (card.default_steps if diffusion_steps is None
                                 else _check_steps(diffusion_steps))
         median_mode = card.normalization.get('median', 'global') if median is None else median
-        if median_mode not in ('global', 'tile'):
-            raise ValueError(f"median must be 'global' or 'tile', got {median!r}")
+        if median_mode not in ('global', 'tile', 'plane'):
+            raise ValueError(f"median must be 'global', 'tile' or 'plane', got {median!r}")
+        self.median_mode = median_mode
         tile_size = card.tile_size if tile_size is None else int(tile_size)
         keep_size = card.keep_size if keep_size is None else int(keep_size)
         if tile_size % 16:
@@ -171,7 +182,12 @@ class BGRemBackground:
         self._stats_mask = image.invalid | image.mask
 
         self.median = masked_median(image.data, self._stats_mask)
-        work = image.data - np.float32(self.median)
+        self.sky_plane = None
+        if median_mode == 'plane':
+            self.sky_plane = fit_sky_plane(image.data, self._stats_mask)
+            work = image.data - self.sky_plane
+        else:
+            work = image.data - np.float32(self.median)
         self.normalization_map = None
         if (card.normalization.get('method') == 'poisson'
                 and isinstance(normalization, str) and normalization == 'auto'):
@@ -315,7 +331,8 @@ class BGRemBackground:
             'BGRMODEL': (self.model.name, 'bgrem model'),
             'BGRSTEPS': (self.diffusion_steps, 'bgrem diffusion steps'),
             'BGRNORM': (self.normalization, 'bgrem normalisation factor (1/data unit)'),
-            'BGRMED': (self.median, 'bgrem global median subtracted (data unit)'),
+            'BGRMED': (self.median, 'bgrem global median of the data (data unit)'),
+            'BGRMEDMO': (self.median_mode, 'bgrem level subtracted: global, tile, plane'),
             'BGRCLIP': (self.clip_negative, 'bgrem clipped negative pixels of CLEANED'),
             'BGRVERS': (__version__, 'bgrem version'),
         }

@@ -71,8 +71,8 @@ class ModelCard:
                              'upgrade bgrem')
         if self.default_steps < 1:
             raise ValueError(f'default_steps must be >= 1, got {self.default_steps}')
-        if self.normalization.get('median', 'global') not in ('global', 'tile'):
-            raise ValueError("normalization['median'] must be 'global' or 'tile'")
+        if self.normalization.get('median', 'global') not in ('global', 'tile', 'plane'):
+            raise ValueError("normalization['median'] must be 'global', 'tile' or 'plane'")
 
     @classmethod
     def read(cls, path):

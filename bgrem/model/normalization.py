@@ -1,6 +1,6 @@
 """
-Pre-processing shared by training and inference: median subtraction and
-normalisation of the noise to unit standard deviation.
+Pre-processing shared by training and inference: median (or sky-plane)
+subtraction and normalisation of the noise to unit standard deviation.
 
 Two normalisations exist, named in a model card's ``normalization['method']``:
 
@@ -19,7 +19,7 @@ Two normalisations exist, named in a model card's ``normalization['method']``:
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ['estimate_normalization', 'masked_median', 'poisson_normalization',
+__all__ = ['estimate_normalization', 'fit_sky_plane', 'masked_median', 'poisson_normalization',
            'truncated_std_factor', 'NORMALIZATION_METHODS']
 
 #: Normalisation methods a model card can name.
@@ -51,6 +51,83 @@ def masked_median(data, mask=None):
     """
     values = _valid_values(data, mask)
     return float(np.median(values))
+
+
+def fit_sky_plane(data, mask=None, *, block_size=16, sigma=3.0, n_iterations=5):
+    """
+    A plane fitted to the sky of an image, robust to sources.
+
+    The unmasked, finite pixels are reduced to the medians of blocks of
+    ``block_size`` pixels (which also keeps the fit fast on large images);
+    a plane is fitted to the block medians by linear least squares, the
+    blocks further than ``sigma`` standard deviations from it (sources) are
+    left out and the fit repeated (`astropy.modeling.fitting.FittingWithOutlierRemoval`).
+    Subtracting it before the network removes a sky gradient that the
+    network would otherwise mistake, in part, for extended emission.
+
+    Parameters
+    ----------
+    data : array_like
+        The 2-D image.
+    mask : array_like of bool, optional
+        `True` marks pixels to leave out.
+    block_size : int, optional
+        Side of the blocks, in pixels.
+    sigma : float, optional
+        Clipping threshold in standard deviations of the block medians.
+    n_iterations : int, optional
+        Rounds of clipping and refitting.
+
+    Returns
+    -------
+    plane : `~numpy.ndarray`
+        The plane, float32, of the shape of ``data``.
+
+    Raises
+    ------
+    ValueError
+        If fewer than 3 blocks hold a valid pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgrem.model import fit_sky_plane
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> sky = 100 + 0.2 * xx - 0.1 * yy
+    >>> data = sky + np.random.default_rng(0).normal(0, 1, sky.shape)
+    >>> data[40:50, 60:70] += 500  # a source
+    >>> bool(np.abs(fit_sky_plane(data) - sky).max() < 0.5)
+    True
+    """
+    import warnings
+
+    from astropy.modeling import fitting, models
+    from astropy.stats import sigma_clip
+
+    data = np.array(data, dtype=float)
+    if data.ndim != 2:
+        raise ValueError(f'data must be 2-D, got shape {data.shape}')
+    invalid = ~np.isfinite(data)
+    if mask is not None:
+        invalid |= np.asarray(mask, bool)
+    data[invalid] = np.nan
+    ny, nx = data.shape
+    size = max(1, min(int(block_size), ny, nx))
+    by, bx = ny // size, nx // size
+    blocks = data[:by * size, :bx * size].reshape(by, size, bx, size)
+    with warnings.catch_warnings():  # all-NaN blocks are expected (masks, edges)
+        warnings.simplefilter('ignore', RuntimeWarning)
+        medians = np.nanmedian(blocks, axis=(1, 3))
+    y, x = np.mgrid[:by, :bx] * size + (size - 1) / 2.0
+    good = np.isfinite(medians)
+    if good.sum() < 3:
+        raise ValueError('too few valid pixels to fit a sky plane')
+    fitter = fitting.FittingWithOutlierRemoval(fitting.LinearLSQFitter(), sigma_clip,
+                                               niter=int(n_iterations), sigma=float(sigma))
+    level = float(np.median(medians[good]))
+    plane, _ = fitter(models.Planar2D(intercept=level), x[good], y[good], medians[good])
+    yy, xx = np.mgrid[:ny, :nx]
+    return np.asarray(plane(xx, yy), np.float32)
 
 
 def truncated_std_factor(exclude_brightest=EXCLUDE_BRIGHTEST):

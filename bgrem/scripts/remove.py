@@ -60,8 +60,9 @@ def add_parser(commands):
     parser.add_argument('-o', '--output', required=True,
                         help='output FITS file (a name ending in .fz is tile-compressed)')
     add_image_and_model_arguments(parser)
-    parser.add_argument('--median', choices=('global', 'tile'), default=None,
-                        help="median subtraction (default: the model's)")
+    parser.add_argument('--median', choices=('global', 'tile', 'plane'), default=None,
+                        help="level subtracted before the network: global median, median "
+                             "per tile or a fitted sky plane (default: the model's)")
     parser.add_argument('--no-clip', action='store_true',
                         help='keep negative pixels in the cleaned image')
     parser.add_argument('--write-background', action='store_true',

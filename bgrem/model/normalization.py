@@ -58,7 +58,8 @@ def fit_sky_plane(data, mask=None, *, block_size=16, sigma=3.0, n_iterations=5):
     A plane fitted to the sky of an image, robust to sources.
 
     The unmasked, finite pixels are reduced to the medians of blocks of
-    ``block_size`` pixels (which also keeps the fit fast on large images);
+    ``block_size`` pixels (which also keeps the fit fast on large images;
+    smaller on images under twice that size);
     a plane is fitted to the block medians by linear least squares, the
     blocks further than ``sigma`` standard deviations from it (sources) are
     left out and the fit repeated (`astropy.modeling.fitting.FittingWithOutlierRemoval`).
@@ -81,7 +82,9 @@ def fit_sky_plane(data, mask=None, *, block_size=16, sigma=3.0, n_iterations=5):
     Returns
     -------
     plane : `~numpy.ndarray`
-        The plane, float32, of the shape of ``data``.
+        The plane, float32, of the shape of ``data``; a constant level when
+        the valid blocks do not span two columns and two rows (images of
+        fewer than 4 pixels on a side, or masked nearly everywhere).
 
     Raises
     ------
@@ -112,7 +115,8 @@ def fit_sky_plane(data, mask=None, *, block_size=16, sigma=3.0, n_iterations=5):
         invalid |= np.asarray(mask, bool)
     data[invalid] = np.nan
     ny, nx = data.shape
-    size = max(1, min(int(block_size), ny, nx))
+    # Smaller blocks on small images, so that there are several to fit.
+    size = max(1, min(int(block_size), ny // 2, nx // 2))
     by, bx = ny // size, nx // size
     blocks = data[:by * size, :bx * size].reshape(by, size, bx, size)
     with warnings.catch_warnings():  # all-NaN blocks are expected (masks, edges)
@@ -122,9 +126,11 @@ def fit_sky_plane(data, mask=None, *, block_size=16, sigma=3.0, n_iterations=5):
     good = np.isfinite(medians)
     if good.sum() < 3:
         raise ValueError('too few valid pixels to fit a sky plane')
+    level = float(np.median(medians[good]))
+    if len(np.unique(x[good])) < 2 or len(np.unique(y[good])) < 2:
+        return np.full(data.shape, level, np.float32)  # a gradient needs two blocks each way
     fitter = fitting.FittingWithOutlierRemoval(fitting.LinearLSQFitter(), sigma_clip,
                                                niter=int(n_iterations), sigma=float(sigma))
-    level = float(np.median(medians[good]))
     plane, _ = fitter(models.Planar2D(intercept=level), x[good], y[good], medians[good])
     yy, xx = np.mgrid[:ny, :nx]
     return np.asarray(plane(xx, yy), np.float32)

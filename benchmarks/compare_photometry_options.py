@@ -68,7 +68,7 @@ def main(args=None):
         radius = max(2.5, 0.5 * fwhm)
         bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
         true_sky = _true_sky_image(field)
-        psf = {'psf_model': _true_psf_model(field), 'flux_column': 'psf_flux'}
+        psf = {'psf_model': _true_psf_model(field), 'flux_columns': ('psf_flux',)}
         runs = {'unclipped': (bkg, {}),
                 'unclipped+apcorr': (bkg, {'aperture_correction': True}),
                 'unclipped+psf': (bkg, psf),
@@ -79,7 +79,8 @@ def main(args=None):
         for name, (background, kwargs) in runs.items():
             threshold = PHOTOMETRY_THRESHOLDS['baseline' if name.startswith('true_sky')
                                               else 'bgrem']
-            measured = _flux_ratios(background, threshold, truth, selected, radius, **kwargs)
+            measured, = _flux_ratios(background, threshold, truth, selected, radius,
+                                     **kwargs).values()
             ratios[name].append(measured['ratio'])
             snrs[name].append(measured['snr'])
 

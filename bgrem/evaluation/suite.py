@@ -70,10 +70,13 @@ def _isolated_point_sources(truth, fwhm, shape):
     return small & inside & isolated
 
 
-def _flux_ratios(subtracted, threshold, truth, selected, radius, flux_column='flux',
+def _flux_ratios(subtracted, threshold, truth, selected, radius, flux_columns=('flux',),
                  **detect_options):
-    """Flux ratio and S/N (true flux over the flux error) of the ``selected``
-    true sources that are found, from the ``flux_column`` of the catalogue."""
+    """
+    Flux ratio and S/N (true flux over the flux error) of the ``selected``
+    true sources that are found, for each of the ``flux_columns`` of one
+    catalogue: ``{column: {'ratio': [...], 'snr': [...]}}``.
+    """
     from ..detection import detect_sources
 
     catalog = detect_sources(None, subtracted, threshold=threshold, **detect_options).catalog
@@ -82,8 +85,9 @@ def _flux_ratios(subtracted, threshold, truth, selected, radius, flux_column='fl
     keep = selected[truths]
     detections, truths = detections[keep], truths[keep]
     true_flux = _plain(truth['flux'])[truths]
-    return {'ratio': (_plain(catalog[flux_column])[detections] / true_flux).tolist(),
-            'snr': (true_flux / _plain(catalog[f'{flux_column}_err'])[detections]).tolist()}
+    return {column: {'ratio': (_plain(catalog[column])[detections] / true_flux).tolist(),
+                     'snr': (true_flux / _plain(catalog[f'{column}_err'])[detections]).tolist()}
+            for column in flux_columns}
 
 
 def _true_psf_model(field):
@@ -188,15 +192,17 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
 
     photometry = dict(outputs, bgrem_clipped=SubtractedImage.from_bgrem(bkg, clipped=True),
                       true_sky=_true_sky_image(field))
-    flux = {}
+    flux, psf_flux = {}, {}
+    psf = _true_psf_model(field)
     for name, image in photometry.items():
         threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name.startswith('bgrem') else 'baseline']
-        flux[name] = _flux_ratios(image, threshold, truth, selected, radius)
-    psf = _true_psf_model(field)
-    for name in ('bgrem', 'true_sky'):
-        threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name == 'bgrem' else 'baseline']
-        flux[f'{name}_psf'] = _flux_ratios(photometry[name], threshold, truth, selected, radius,
-                                           flux_column='psf_flux', psf_model=psf)
+        if name in ('bgrem', 'true_sky'):  # one catalogue with Kron and PSF-fit fluxes
+            measured = _flux_ratios(image, threshold, truth, selected, radius,
+                                    flux_columns=('flux', 'psf_flux'), psf_model=psf)
+            flux[name], psf_flux[f'{name}_psf'] = measured['flux'], measured['psf_flux']
+        else:
+            flux[name] = _flux_ratios(image, threshold, truth, selected, radius)['flux']
+    flux.update(psf_flux)  # the PSF-fit rows after the others in the report
 
     extended = _extended_flux({'bgrem': outputs['bgrem'].unclipped,
                                'bgrem_clipped': outputs['bgrem'].cleaned,

@@ -132,8 +132,9 @@ def fit_sky_plane(data, mask=None, *, block_size=16, sigma=3.0, n_iterations=5):
     fitter = fitting.FittingWithOutlierRemoval(fitting.LinearLSQFitter(), sigma_clip,
                                                niter=int(n_iterations), sigma=float(sigma))
     plane, _ = fitter(models.Planar2D(intercept=level), x[good], y[good], medians[good])
-    yy, xx = np.mgrid[:ny, :nx]
-    return np.asarray(plane(xx, yy), np.float32)
+    # evaluated on broadcast row and column coordinates: no full-size grids
+    return np.asarray(plane(np.arange(nx)[np.newaxis, :], np.arange(ny)[:, np.newaxis]),
+                      np.float32)
 
 
 def truncated_std_factor(exclude_brightest=EXCLUDE_BRIGHTEST):

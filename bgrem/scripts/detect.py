@@ -83,9 +83,10 @@ def read_psf(path, oversampling=1):
     """
     A photutils `~photutils.psf.ImagePSF` from a FITS image of the PSF.
 
-    The image (first HDU with 2-D data) is centred on the PSF and rescaled
-    to sum to ``oversampling**2``, photutils' normalisation for a model
-    whose fitted flux is the total flux.
+    The image (the first image HDU, read with `bgrem.io.read_fits_image`)
+    is centred on the PSF and rescaled to sum to ``oversampling**2``,
+    photutils' normalisation for a model whose fitted flux is the total
+    flux.
 
     Raises
     ------
@@ -93,17 +94,16 @@ def read_psf(path, oversampling=1):
         If the image is not 2-D, has non-finite values or a sum <= 0.
     """
     import numpy as np
-    from astropy.io import fits
     from photutils.psf import ImagePSF
+
+    from ..io import read_fits_image
 
     if int(oversampling) != oversampling or oversampling < 1:
         raise ValueError(f'--psf-oversampling must be a positive integer, got {oversampling}')
-    with fits.open(path) as hdul:
-        data = next((hdu.data for hdu in hdul if hdu.data is not None and hdu.data.ndim == 2),
-                    None)
-        if data is None:
-            raise ValueError(f'{path}: no 2-D image of the PSF found')
-        data = np.array(data, dtype=float)
+    try:
+        data = np.array(read_fits_image(path).data, dtype=float)
+    except ValueError as exc:  # e.g. a cube: --plane is about the image, not the PSF
+        raise ValueError(f'the PSF must be a 2-D image: {exc}') from None
     total = data.sum()
     if not np.all(np.isfinite(data)) or not total > 0:
         raise ValueError(f'{path}: the PSF image must be finite with a positive sum')

@@ -96,9 +96,10 @@ def main(args=None):
         summary[name] = {'median_ratio': float(np.median(ratio[bright])),
                          'median_abs_deviation': float(np.median(deviation)),
                          'median_abs_deviation_interval': interval, 'n': int(bright.sum())}
+        interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
         print(f"  {name:18s} {summary[name]['median_ratio']:.4f}  "
-              f"{summary[name]['median_abs_deviation']:.4f} "
-              f"[{interval[0]:.4f}-{interval[1]:.4f}]  {summary[name]['n']:4d}")
+              f"{summary[name]['median_abs_deviation']:.4f} {interval_text}  "
+              f"{summary[name]['n']:4d}")
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'summary': summary}, stream, indent=1)

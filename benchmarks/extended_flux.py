@@ -58,10 +58,11 @@ def main(args=None):
     summary = {}
     for name, values in kept.items():
         interval = _bootstrap_interval(values, np.median)
-        summary[name] = {'median': float(np.median(values)), 'interval': interval,
-                         'n': len(values)}
-        print(f"  {name:14s} {summary[name]['median']:.3f} "
-              f"[{interval[0]:.3f}-{interval[1]:.3f}]  {len(values)}")
+        summary[name] = {'median': float(np.median(values)) if values else None,
+                         'interval': interval, 'n': len(values)}
+        median_text = f"{summary[name]['median']:.3f}" if values else '-'
+        interval_text = f'[{interval[0]:.3f}-{interval[1]:.3f}]' if interval else '[-]'
+        print(f'  {name:14s} {median_text} {interval_text}  {len(values)}')
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'summary': summary, 'fractions': kept},

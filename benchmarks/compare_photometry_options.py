@@ -8,13 +8,20 @@ with several settings of `bgrem.detect_sources`:
 
 * ``unclipped``: the default, Kron flux on the unclipped bgrem output;
 * ``unclipped+apcorr``: the same with ``aperture_correction=True``;
+* ``psf``: ``psf_flux`` of ``detect_sources(..., psf_model=...)`` with the
+  field's true PSF (`bgrem.simulate.SimulatedField.psf_model`: Moffat and
+  pixel), fitted on the data minus bgrem's smooth background;
+* ``psf_on_unclipped``: the same fit on the unclipped (denoised) output, to
+  show what the network does to star profiles;
+* ``psf_pixel_centred_moffat``: ``psf`` with a Moffat of the true FWHM and
+  beta sampled at pixel centres (no pixel response), to show what a PSF
+  model that is slightly off costs;
 * ``data``: Kron flux on the data minus bgrem's smooth background
   (``photometry_on='data'``: all the noise of the data, no model flux);
 * ``true_sky``: Kron flux on the data minus the *true* noiseless sky, the
   floor that noise and the Kron aperture leave to any background method;
-* ``true_sky+apcorr``: the same with the aperture correction;
-* ``unclipped+psf`` and ``true_sky+psf``: ``psf_flux`` of
-  ``detect_sources(..., psf_model=...)`` with the field's true (Moffat) PSF.
+* ``true_sky+apcorr`` and ``true_sky+psf``: the same with the aperture
+  correction and with the true PSF.
 
 Detection thresholds are those of the evaluation (1 noise sigma on the
 bgrem output, 3 on the noisy true-sky-subtracted data).  For sources with
@@ -43,11 +50,12 @@ def main(args=None):
     parser.add_argument('--json', default=None, help='also write the summary here')
     options = parser.parse_args(args)
 
+    from photutils.psf import MoffatPSF
+
     from bgrem.background import BGRemBackground
-    from bgrem.evaluation import FIELD_CONDITIONS, condition_config
+    from bgrem.evaluation import FIELD_CONDITIONS, SubtractedImage, condition_config
     from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
                                         _bootstrap_interval, _isolated_point_sources,
-                                        _true_psf_model,
                                         _true_sky_image, _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
@@ -55,8 +63,8 @@ def main(args=None):
     model = load_model(options.model)
     offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
     config = condition_config(options.condition, (options.size, options.size))
-    variants = ('unclipped', 'unclipped+apcorr', 'unclipped+psf', 'data', 'true_sky',
-                'true_sky+apcorr', 'true_sky+psf')
+    variants = ('unclipped', 'unclipped+apcorr', 'psf', 'psf_on_unclipped',
+                'psf_pixel_centred_moffat', 'data', 'true_sky', 'true_sky+apcorr', 'true_sky+psf')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
     for i in range(options.fields):
@@ -67,11 +75,19 @@ def main(args=None):
         selected = _isolated_point_sources(truth, fwhm, data.shape)
         radius = max(2.5, 0.5 * fwhm)
         bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
+        # PSF fits are made on data - smooth_background; without its removed
+        # component a SubtractedImage has that image equal to the unclipped one.
+        denoised = SubtractedImage('denoised', bkg.cleaned, bkg.unclipped,
+                                   bkg.smooth_background, bkg.background_rms)
         true_sky = _true_sky_image(field)
-        psf = {'psf_model': _true_psf_model(field), 'flux_columns': ('psf_flux',)}
+        beta = field.params['moffat_beta']
+        moffat = MoffatPSF(beta=beta, alpha=fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1)))
+        psf = {'psf_model': field.psf_model(), 'flux_columns': ('psf_flux',)}
         runs = {'unclipped': (bkg, {}),
                 'unclipped+apcorr': (bkg, {'aperture_correction': True}),
-                'unclipped+psf': (bkg, psf),
+                'psf': (bkg, psf),
+                'psf_on_unclipped': (denoised, psf),
+                'psf_pixel_centred_moffat': (bkg, dict(psf, psf_model=moffat)),
                 'data': (bkg, {'photometry_on': 'data'}),
                 'true_sky': (true_sky, {}),
                 'true_sky+apcorr': (true_sky, {'aperture_correction': True}),
@@ -97,7 +113,7 @@ def main(args=None):
                          'median_abs_deviation': float(np.median(deviation)),
                          'median_abs_deviation_interval': interval, 'n': int(bright.sum())}
         interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
-        print(f"  {name:18s} {summary[name]['median_ratio']:.4f}  "
+        print(f"  {name:24s} {summary[name]['median_ratio']:.4f}  "
               f"{summary[name]['median_abs_deviation']:.4f} {interval_text}  "
               f"{summary[name]['n']:4d}")
     if options.json:

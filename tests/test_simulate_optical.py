@@ -152,6 +152,35 @@ def test_star_flux_conserved_and_positioned():
     assert (box * yy).sum() / box.sum() == pytest.approx(star['y'].value, abs=0.02)
 
 
+def test_psf_model_reproduces_the_stars():
+    from photutils.psf import MoffatPSF
+
+    config = OpticalFieldConfig(shape=(192, 256), star_density=1.5, galaxy_density=0.0,
+                                star_mag_range=(15.0, 16.0), seeing_fwhm_range=(1.0, 1.0),
+                                moffat_beta_range=(3.0, 3.0))
+    half = 20
+    sim, star = _find_isolated(config, half, 'star')
+    box, ix, iy = _box(sim.sources, star, half)
+    yy, xx = np.mgrid[iy - half:iy + half + 1, ix - half:ix + half + 1]
+    flux, x, y = star['flux'].to_value(u.adu), star['x'].value, star['y'].value
+
+    psf = sim.psf_model()
+    assert psf.oversampling.tolist() == [4, 4]
+    assert (psf.x_0.value, psf.y_0.value, psf.flux.value) == (0, 0, 1)
+    psf.x_0, psf.y_0, psf.flux = x, y, flux
+    assert np.abs(psf(xx, yy) - box).max() < 1e-3 * box.max()
+    # The same Moffat sampled at pixel centres is visibly too peaked.
+    fwhm = sim.seeing_fwhm / config.pixel_scale
+    moffat = MoffatPSF(flux=flux, x_0=x, y_0=y, beta=3.0,
+                       alpha=fwhm / (2 * np.sqrt(2 ** (1 / 3.0) - 1)))
+    assert np.abs(moffat(xx, yy) - box).max() > 1e-2 * box.max()
+    # The default size is 5 FWHM; a smaller one only cuts the wings.
+    small = sim.psf_model(oversampling=2, radius=3)
+    assert small.data.shape == (13, 13)
+    with pytest.raises(ValueError, match='oversampling'):
+        sim.psf_model(oversampling=0)
+
+
 def test_galaxy_flux_conserved():
     config = OpticalFieldConfig(shape=(256, 256), star_density=0.0, galaxy_density=2.0,
                                 galaxy_hlr_range=(0.5, 1.5), ellipticity_range=(0.0, 0.3),

@@ -15,6 +15,7 @@ from ..model.normalization import (estimate_normalization, fit_sky_plane, masked
                                    poisson_normalization)
 from ..model.registry import DEFAULT_MODEL, load_model
 from ._input import read_input
+from ._sky import smooth_sky
 
 __all__ = ['BGRemBackground']
 
@@ -263,12 +264,16 @@ class BGRemBackground:
         """
         return self._apply_unit(self._background)
 
+    @property
+    def _removed(self):
+        """The removed component before clipping: data - unclipped."""
+        return self._background + self._cleaned - self._unclipped
+
     @functools.cached_property
     def _rms_background2d(self):
         from photutils.background import Background2D
 
-        # The noise is measured on the unclipped removed component, data - unclipped.
-        removed = self._background + self._cleaned - self._unclipped
+        removed = self._removed
         shape = removed.shape
         box = (min(_RMS_BOX_SIZE, shape[0]), min(_RMS_BOX_SIZE, shape[1]))
         filter_size = tuple(3 if n >= 3 * b else 1 for n, b in zip(shape, box))
@@ -297,13 +302,27 @@ class BGRemBackground:
         """
         The smooth sky level: `background` without its noise.
 
-        `~photutils.background.Background2D` (64-pixel boxes, sigma-clipped
-        median) of the removed component, which holds no source light, so
-        it is not biased by sources the way a Background2D of the data is.
-        ``data - smooth_background`` keeps the noise of the data and the
-        full flux of every source.
+        The removed component smoothed by a Gaussian of 4 pixels (twice,
+        the second time without the pixels more than 4 `background_rms`
+        off the first; masked pixels are filled from their neighbours,
+        those of ``coverage_mask`` get ``fill_value``).  It holds no source
+        light, so it is not biased by sources the way a
+        `~photutils.background.Background2D` of the data is, and it follows
+        sky structure of a few tens of pixels.  ``data - smooth_background``
+        keeps the noise of the data and the full flux of every source; PSF
+        fits are made on it (see `~bgrem.detect_sources`).
         """
-        return self._apply_unit(self._rms_background2d.background.astype(np.float32))
+        return self._apply_unit(self._smooth_sky.astype(np.float32))
+
+    @functools.cached_property
+    def _smooth_sky(self):
+        coarse = self._rms_background2d
+        sky = smooth_sky(self._removed, coarse.background_rms,
+                         ~(self._stats_mask | self._coverage()))
+        gaps = ~np.isfinite(sky)  # far from any usable pixel
+        sky[gaps] = coarse.background[gaps]
+        sky[self._coverage()] = self.fill_value
+        return sky
 
     @property
     def background_median(self):

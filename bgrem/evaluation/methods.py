@@ -48,6 +48,11 @@ class SubtractedImage:
         The smooth background that was subtracted and the noise map.
     seconds : float
         Wall time of the subtraction.
+    background : `~numpy.ndarray`, optional
+        The removed component, data minus ``detection``; by default
+        ``smooth_background + measurement - detection`` (the measurement
+        image is then the data minus the smooth background, where PSF fits
+        are made).
     """
 
     mask = None
@@ -56,13 +61,14 @@ class SubtractedImage:
     unit = None
 
     def __init__(self, name, detection, measurement, smooth_background, background_rms,
-                 seconds=0.0):
+                 seconds=0.0, background=None):
         self.name = name
         self.cleaned = np.asarray(detection, float)
         self.unclipped = np.asarray(measurement, float)
         self.smooth_background = np.asarray(smooth_background, float)
         self.background_rms = np.asarray(background_rms, float)
-        self.background = self.smooth_background + self.unclipped - self.cleaned
+        self.background = (self.smooth_background + self.unclipped - self.cleaned
+                           if background is None else np.asarray(background, float))
         self.mask = np.zeros(self.cleaned.shape, bool)
         self.seconds = float(seconds)
 
@@ -85,7 +91,8 @@ class SubtractedImage:
         cleaned = plain(bkg.cleaned)
         return cls('bgrem_clipped' if clipped else 'bgrem', cleaned,
                    cleaned if clipped else plain(bkg.unclipped),
-                   plain(bkg.smooth_background), plain(bkg.background_rms), seconds)
+                   plain(bkg.smooth_background), plain(bkg.background_rms), seconds,
+                   background=plain(bkg.background))
 
     def smoothed(self, sigma):
         """

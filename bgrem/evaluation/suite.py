@@ -90,15 +90,6 @@ def _flux_ratios(subtracted, threshold, truth, selected, radius, flux_columns=('
             for column in flux_columns}
 
 
-def _true_psf_model(field):
-    """The simulator's Moffat PSF of ``field`` as a photutils model."""
-    from photutils.psf import MoffatPSF
-
-    fwhm = field.seeing_fwhm / field.config.pixel_scale
-    beta = float(field.params['moffat_beta'])
-    return MoffatPSF(alpha=fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1)), beta=beta)
-
-
 def _true_sky_image(field):
     """The data minus the true noiseless sky: the reference no method can beat by much."""
     data, sky = field.observed.astype(float), field.sky.astype(float)
@@ -193,7 +184,7 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
     photometry = dict(outputs, bgrem_clipped=SubtractedImage.from_bgrem(bkg, clipped=True),
                       true_sky=_true_sky_image(field))
     flux, psf_flux = {}, {}
-    psf = _true_psf_model(field)
+    psf = field.psf_model()
     for name, image in photometry.items():
         threshold = PHOTOMETRY_THRESHOLDS['bgrem' if name.startswith('bgrem') else 'baseline']
         if name in ('bgrem', 'true_sky'):  # one catalogue with Kron and PSF-fit fluxes

@@ -432,6 +432,52 @@ class SimulatedField:
         """Boolean image, `True` where the observed image is saturated."""
         return self.observed >= np.float32(self.config.saturation_level)
 
+    def psf_model(self, oversampling=4, radius=None):
+        """
+        The point-spread function of this field as a photutils model.
+
+        The field's Moffat PSF convolved with the pixel (as the stars were
+        drawn), sampled ``oversampling`` times per pixel: fitting it gives
+        unbiased fluxes, where a `~photutils.psf.MoffatPSF` of the same
+        FWHM and beta, sampled at pixel centres, is about 2% too peaked at
+        the scales of these images.
+
+        Parameters
+        ----------
+        oversampling : int, optional
+            Samples per pixel along each axis.
+        radius : int, optional
+            Half size of the model in pixels; by default 5 FWHM.  Outside
+            it the model is zero (a little of the Moffat wings is cut off:
+            the flux parameter stays the total flux).
+
+        Returns
+        -------
+        psf : `~photutils.psf.ImagePSF`
+            Centred at ``(0, 0)`` with unit flux.
+
+        Raises
+        ------
+        ImportError
+            If GalSim is not installed.
+        """
+        from photutils.psf import ImagePSF
+
+        galsim = _require_galsim()
+        oversampling = _as_int('oversampling', oversampling, lower=1)
+        fwhm_pix = self.seeing_fwhm / self.config.pixel_scale
+        radius = (int(math.ceil(5 * fwhm_pix)) if radius is None
+                  else _as_int('radius', radius, lower=1))
+        scale = self.config.pixel_scale
+        pixel_response = galsim.Convolve(_field_psf(galsim, self.seeing_fwhm,
+                                                    self.params['moffat_beta']),
+                                         galsim.Pixel(scale))
+        n = 2 * radius * oversampling + 1
+        samples = pixel_response.drawImage(nx=n, ny=n, scale=scale / oversampling,
+                                           method='no_pixel').array
+        # Each sample is the flux a whole pixel centred there receives.
+        return ImagePSF(samples * oversampling ** 2, oversampling=oversampling)
+
 
 # ---------------------------------------------------------------------------
 # Simulation
@@ -534,6 +580,12 @@ def _random_wcs(rng, config):
     wcs.wcs.equinox = 2000.0
     wcs.wcs.set()
     return wcs
+
+
+def _field_psf(galsim, fwhm, beta):
+    """The GalSim Moffat PSF of a field (FWHM in arcsec), before the pixel."""
+    return galsim.Moffat(beta=beta, fwhm=fwhm,
+                         gsparams=galsim.GSParams(folding_threshold=_FOLDING_THRESHOLD))
 
 
 def _draw_objects(galsim, config, objects, psf, beta, fwhm_pix):
@@ -726,8 +778,7 @@ def simulate_optical_field(config=None, *, seed=None):
     # PSF of this field.
     fwhm = float(rng_field.uniform(*config.seeing_fwhm_range))
     beta = float(rng_field.uniform(*config.moffat_beta_range))
-    gsparams = galsim.GSParams(folding_threshold=_FOLDING_THRESHOLD)
-    psf = galsim.Moffat(beta=beta, fwhm=fwhm, gsparams=gsparams)
+    psf = _field_psf(galsim, fwhm, beta)
 
     # Objects.
     objects, n_stars, n_gals, n_large = _make_objects(rng_stars, rng_gals, config)

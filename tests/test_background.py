@@ -67,6 +67,24 @@ def test_smooth_background_follows_sky_structure(noise_image, everything_model):
     assert np.all(np.abs(error[90:118, 140:168]) < 2 * 3.0)
 
 
+def test_smooth_background_leaves_out_source_light():
+    # A "network" that keeps in the cleaned image only what lies more than 2
+    # noise sigma above the median: the lower 2 sigma of a bright star stay
+    # in the removed component, a plateau over its footprint.  The smooth
+    # sky leaves the star's pixels out and stays flat.
+    from conftest import FunctionModel
+
+    plateau = FunctionModel(lambda images, variances: np.minimum(images, 2.0), name='plateau')
+    yy, xx = np.mgrid[:200, :200]
+    star = 3000.0 * np.exp(-((xx - 100) ** 2 + (yy - 100) ** 2) / 18.0)
+    data = 100.0 + star + np.random.default_rng(3).normal(0, 3.0, star.shape)
+    bkg = BGRemBackground(data, plateau, normalization=1 / 3.0, median='global')
+    removed = np.asarray(bkg.background)
+    assert np.median(removed[95:106, 95:106]) > 104  # the plateau is there
+    sky = np.asarray(bkg.smooth_background)
+    assert np.abs(sky[80:121, 80:121] - 100.0).max() < 1.0
+
+
 def test_normalization_given(noise_image, zero_model):
     bkg = BGRemBackground(noise_image, zero_model, normalization=0.5)
     assert bkg.normalization == 0.5

@@ -153,6 +153,15 @@ def test_detect_fits_a_psf_image(fits_image, tmp_path, tiny_model_path, capsys):
     assert catalog.meta['psf_photometry']
     assert {'psf_flux', 'psf_flux_err', 'psf_qfit'} <= set(catalog.colnames)
 
+    # --psf moffat fits one to the image's stars; this tiny image has too few
+    with pytest.warns(UserWarning, match='no PSF fitted'):
+        status = main(['detect', str(fits_image), '-o', str(tmp_path / 'moffat.ecsv'),
+                       '--model', str(tiny_model_path), '--steps', '1', '--psf', 'moffat',
+                       '-q'])
+    assert status == 0
+    catalog = QTable.read(tmp_path / 'moffat.ecsv')
+    assert catalog.meta['psf_fit']['model'] == 'moffat'
+
     fits.PrimaryHDU(-np.ones((5, 5))).writeto(tmp_path / 'bad.fits')
     status = main(['detect', str(fits_image), '-o', str(tmp_path / 'bad.ecsv'), '--model',
                    str(tiny_model_path), '--psf', str(tmp_path / 'bad.fits'), '-q'])

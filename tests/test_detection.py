@@ -321,6 +321,49 @@ def test_psf_photometry_with_the_true_psf_is_unbiased(moffat_field, method):
     assert np.all(psf_err < np.asarray(catalog['flux_err'].value))  # optimal weighting
 
 
+def test_moffat_psf_fitted_to_the_image(moffat_field):
+    from bgrem.detection._psf import pixel_integrated_moffat
+
+    positions, fluxes, _, noise = moffat_field
+    # stars as a detector records them: the Moffat integrated over the pixels
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    sources = sum(pixel_integrated_moffat(xx, yy, flux, x, y, 2.0, 2.5)
+                  for (x, y), flux in zip(positions, fluxes))
+    bkg = KnownBackground(sources, noise, denoised=0.9 * sources)
+    catalog = detect_sources(None, bkg, threshold=2.0, psf_model='moffat').catalog
+    fit = catalog.meta['psf_fit']
+    assert fit['model'] == 'moffat' and fit['n_stars'] >= 15
+    assert fit['alpha'] == pytest.approx(2.0, rel=0.02)
+    assert fit['beta'] == pytest.approx(2.5, rel=0.03)
+    assert fit['fwhm'] == pytest.approx(2 * 2.0 * np.sqrt(2 ** (1 / 2.5) - 1), rel=0.01)
+    distance, index = match(catalog, positions)
+    psf_flux = np.asarray(catalog['psf_flux'])
+    assert np.median(np.abs(psf_flux / fluxes[index] - 1)) < 0.005
+    assert not np.any(np.asarray(catalog['flags']) & FLAG_PSF_FIT)
+    # the integrated profile keeps the flux and is flatter than the profile
+    # sampled at the pixel centre (by 9% here)
+    big_y, big_x = np.mgrid[-100:101, -100:101]
+    assert pixel_integrated_moffat(big_x, big_y, 1.0, 0.3, -0.2, 2.0, 2.5).sum() == \
+        pytest.approx(1.0, abs=1e-4)
+    assert pixel_integrated_moffat(0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 2.5) < 0.95 * (
+        1.5 / (np.pi * 2.0 ** 2))
+
+
+def test_moffat_psf_needs_enough_stars(field):
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    positions, fluxes, sources, noise = field
+    few = gaussian_stars(positions[:3], fluxes[:3])
+    with pytest.warns(AstropyUserWarning, match='fewer than 5: no PSF fitted'):
+        catalog = detect_sources(None, KnownBackground(few, noise), threshold=2.0,
+                                 psf_model='moffat').catalog
+    assert len(catalog) == 3 and catalog.meta['psf_fit']['n_stars'] < 5
+    assert np.all(np.isnan(catalog['psf_flux']))
+    assert np.all(np.asarray(catalog['flags']) & FLAG_PSF_FIT)
+    with pytest.raises(ValueError, match="or 'moffat'"):
+        detect_sources(None, KnownBackground(few, noise), psf_model='gaussian')
+
+
 def test_psf_photometry_options_are_checked(field):
     from photutils.psf import MoffatPSF
 

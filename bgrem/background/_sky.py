@@ -9,6 +9,7 @@ down.  A Gaussian of 4 pixels does both better than box statistics: on the
 evaluation fields it leaves 0.14 noise sigma (RMS) where a
 `~photutils.background.Background2D` of 16-pixel boxes with a 3 x 3 median
 filter leaves 0.13 on a smooth sky but 0.45 under 30-120 arcsec structure.
+The pixels of sources are left out by the caller (``valid``).
 """
 
 import numpy as np

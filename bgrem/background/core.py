@@ -8,6 +8,7 @@ import functools
 import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData, StdDevUncertainty
+from scipy.ndimage import binary_dilation
 
 from ..model.diffusion import _check_steps
 from ..model.inference import clean_image
@@ -20,6 +21,10 @@ from ._sky import smooth_sky
 __all__ = ['BGRemBackground']
 
 _RMS_BOX_SIZE = 64
+# Level of the unclipped output (in noise sigma) above which a pixel is left
+# out of the smooth sky, with this many pixels around it (faint wings).
+_SOURCE_LEVEL = 0.5
+_SOURCE_GROWTH = 3
 _FILL_SEED = 0
 
 
@@ -302,13 +307,15 @@ class BGRemBackground:
         """
         The smooth sky level: `background` without its noise.
 
-        The removed component smoothed by a Gaussian of 4 pixels (twice,
-        the second time without the pixels more than 4 `background_rms`
-        off the first; masked pixels are filled from their neighbours,
-        those of ``coverage_mask`` get ``fill_value``).  It holds no source
-        light, so it is not biased by sources the way a
-        `~photutils.background.Background2D` of the data is, and it follows
-        sky structure of a few tens of pixels.  ``data - smooth_background``
+        The removed component smoothed by a Gaussian of 4 pixels, leaving
+        out the pixels where `unclipped` exceeds half the noise (and 3
+        pixels around them: what the network leaves of source light in the
+        removed component lies there), then again without the pixels more
+        than 4 `background_rms` off the first pass; left-out and masked
+        pixels are filled from their neighbours, those of
+        ``coverage_mask`` get ``fill_value``.  It is not biased by sources
+        the way a `~photutils.background.Background2D` of the data is, and
+        it follows sky structure of a few tens of pixels.  ``data - smooth_background``
         keeps the noise of the data and the full flux of every source; PSF
         fits are made on it (see `~bgrem.detect_sources`).
         """
@@ -317,8 +324,12 @@ class BGRemBackground:
     @functools.cached_property
     def _smooth_sky(self):
         coarse = self._rms_background2d
+        # Pixels where the cleaned image holds source light are left out: the
+        # network may put a little of it into the removed component.
+        sources = binary_dilation(self._unclipped > _SOURCE_LEVEL * coarse.background_rms,
+                                  iterations=_SOURCE_GROWTH)
         sky = smooth_sky(self._removed, coarse.background_rms,
-                         ~(self._stats_mask | self._coverage()))
+                         ~(self._stats_mask | self._coverage() | sources))
         gaps = ~np.isfinite(sky)  # far from any usable pixel
         sky[gaps] = coarse.background[gaps]
         sky[self._coverage()] = self.fill_value

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 from astropy.table import QTable
+from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ['DetectionResult', 'detect_sources']
 
@@ -98,20 +99,22 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         Width (pixels) of the annulus around each source in which a local
         background is estimated and subtracted from the fluxes; 0 (default)
         subtracts nothing, which suits the cleaned image.
-    psf_model : `astropy.modeling.Fittable2DModel`, optional
+    psf_model : `astropy.modeling.Fittable2DModel` or 'moffat', optional
         A photutils PSF model of the image (`~photutils.psf.ImagePSF`,
-        `~photutils.psf.MoffatPSF`, `~photutils.psf.GriddedPSFModel`, ...).
-        When given, the model is fitted at every detected position
-        (`~photutils.psf.PSFPhotometry`, one source at a time, position
-        free within 2 pixels) on the data minus
-        `~bgrem.BGRemBackground.smooth_background`, whose star profiles are
-        untouched by the network (on the denoised image the median error
-        is about a quarter larger), and the catalogue gains
+        `~photutils.psf.MoffatPSF`, `~photutils.psf.GriddedPSFModel`, ...),
+        pixel response included, or ``'moffat'`` to fit one Moffat profile
+        to the bright (S/N > 30), isolated, point-like, unflagged sources
+        of this image first (at least 5, at most the 60 brightest; the fit
+        is in ``catalog.meta['psf_fit']``; with fewer stars a warning is
+        given and ``psf_flux`` is NaN and flagged).  The model is then
+        fitted at every detected position (`~photutils.psf.PSFPhotometry`,
+        one source at a time, position free within 2 pixels) on the data
+        minus `~bgrem.BGRemBackground.smooth_background`, whose star
+        profiles are untouched by the network (on the denoised image the
+        median error is about a quarter larger), and the catalogue gains
         ``psf_flux``, ``psf_flux_err`` and ``psf_qfit``.  For point sources
         this is the most accurate flux (see the evaluation page); it is
-        meaningless for resolved galaxies, so ``flux`` stays Kron.  bgrem
-        does not estimate the PSF: it must describe this image, pixel
-        response included.
+        meaningless for resolved galaxies, so ``flux`` stays Kron.
     psf_fit_shape : int or tuple of int, optional
         Odd size (pixels) of the PSF fit box; by default
         ``2 * ceil(1.5 * FWHM) + 1`` with the FWHM of ``psf_model``.
@@ -176,7 +179,11 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     if int(local_bkg_width) != local_bkg_width or local_bkg_width < 0:
         raise ValueError(f'local_bkg_width must be a non-negative integer, '
                          f'got {local_bkg_width!r}')
-    if psf_model is not None:
+    if isinstance(psf_model, str):
+        if psf_model != 'moffat':
+            raise ValueError(f"psf_model must be a photutils PSF model or 'moffat', "
+                             f"got {psf_model!r}")
+    elif psf_model is not None:
         _check_psf_model(psf_model)
     elif psf_fit_shape is not None:
         raise ValueError('psf_fit_shape needs a psf_model')
@@ -194,8 +201,13 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     extract = _extract_photutils if method == 'photutils' else _extract_sep
     catalog, segmentation = extract(images, threshold * images.rms, int(n_pixels), deblend,
                                     aperture_radius, kron_params, int(local_bkg_width))
+    psf_fit = None
+    if isinstance(psf_model, str):
+        psf_model, psf_fit = _fit_moffat_psf(catalog, images)
     if psf_model is not None:
         _add_psf_photometry(catalog, images, psf_model, psf_fit_shape)
+    elif psf_fit is not None:  # too few stars to fit a PSF
+        _add_psf_photometry(catalog, images, None, None)
     catalog = _finish_catalog(catalog, images, background, aperture_correction)
     catalog.meta.update({
         'method': method, 'threshold': threshold, 'n_pixels': int(n_pixels),
@@ -203,6 +215,7 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         'kron_params': list(kron_params), 'aperture_correction_applied': bool(aperture_correction),
         'local_bkg_width': int(local_bkg_width),
         'psf_photometry': psf_model is not None,
+        **({'psf_fit': psf_fit} if psf_fit is not None else {}),
         'bgrem': {key: value for key, (value, _) in background.provenance().items()},
     })
     return DetectionResult(catalog, segmentation, background)
@@ -262,10 +275,43 @@ def _check_psf_model(psf_model):
                         f'flux, x_0 and y_0 parameters), got {type(psf_model).__name__}')
 
 
+def _fit_moffat_psf(catalog, images, min_snr=30.0, min_stars=5):
+    """
+    A Moffat PSF fitted to the bright isolated point sources of the catalogue
+    on the sky-subtracted data, and what was fitted (for ``meta``); the PSF
+    is None (with a warning) when fewer than ``min_stars`` qualify.
+    """
+    from ._psf import fit_moffat_psf
+
+    use, _, psf_fwhm = _reference_stars(catalog, images.sky_subtracted.shape, min_snr, 2.5)
+    info = {'model': 'moffat', 'n_stars': int(use.sum())}
+    if use.sum() < min_stars:
+        warnings.warn(f"psf_model='moffat': {int(use.sum())} bright isolated point sources "
+                      f"(S/N > {min_snr:g}), fewer than {min_stars}: no PSF fitted, psf_flux "
+                      "is NaN and flagged", AstropyUserWarning)
+        return None, info
+    kron, kron_err = (np.asarray(catalog[c], float)[use] for c in ('kron_flux', 'kron_flux_err'))
+    order = np.argsort(-kron / kron_err)  # the brightest first
+    x = np.asarray(catalog['x_centroid'], float)[use][order]
+    y = np.asarray(catalog['y_centroid'], float)[use][order]
+    psf, fit = fit_moffat_psf(images.sky_subtracted, images.rms, x, y, psf_fwhm,
+                              mask=images.mask)
+    info.update(fit)
+    return psf, info
+
+
 def _add_psf_photometry(catalog, images, psf_model, fit_shape):
-    """Columns psf_flux, psf_flux_err, psf_qfit and FLAG_PSF_FIT, in place."""
+    """
+    Columns psf_flux, psf_flux_err, psf_qfit and FLAG_PSF_FIT, in place;
+    without a ``psf_model`` the columns are NaN and every source is flagged.
+    """
     from ._psf import psf_fluxes
 
+    if psf_model is None:
+        for name in ('psf_flux', 'psf_flux_err', 'psf_qfit'):
+            catalog[name] = np.full(len(catalog), np.nan)
+        catalog['flags'] = np.asarray(catalog['flags']) | FLAG_PSF_FIT
+        return
     flux, flux_err, qfit, bad = psf_fluxes(images.sky_subtracted, catalog['x_centroid'],
                                            catalog['y_centroid'], psf_model, images.rms,
                                            mask=images.mask, fit_shape=fit_shape)
@@ -435,30 +481,47 @@ def _aperture_correction(catalog, image, invalid, min_snr=50.0, radius_factor=4.
     point_like : `~numpy.ndarray` of bool
     """
     from photutils.aperture import CircularAperture, aperture_photometry
+
+    use, point_like, psf_fwhm = _reference_stars(catalog, image.shape, min_snr, radius_factor)
+    if use.sum() < min_sources:
+        return 1.0, int(use.sum()), point_like
+    x, y = np.asarray(catalog['x_centroid'], float), np.asarray(catalog['y_centroid'], float)
+    kron = np.asarray(catalog['kron_flux'], float)
+    radius = radius_factor * psf_fwhm
+    apertures = CircularAperture(np.column_stack([x[use], y[use]]), radius)
+    total = np.asarray(aperture_photometry(image, apertures, mask=invalid)['aperture_sum'])
+    return float(np.median(total / kron[use])), int(use.sum()), point_like
+
+
+def _reference_stars(catalog, shape, min_snr, radius_factor):
+    """
+    Bright (Kron S/N above ``min_snr``), point-like (FWHM within 25% of the
+    median FWHM of the bright sources), unflagged sources with no other
+    source within ``2 * radius_factor`` FWHM and at least ``radius_factor``
+    FWHM from the edges: ``(use, point_like, psf_fwhm)``, with the
+    point-like sources of any brightness and that median FWHM (NaN
+    without bright sources).
+    """
     from scipy.spatial import cKDTree
 
     x, y = np.asarray(catalog['x_centroid'], float), np.asarray(catalog['y_centroid'], float)
-    kron = np.asarray(catalog['kron_flux'], float)
     with np.errstate(divide='ignore', invalid='ignore'):
-        snr = kron / np.asarray(catalog['kron_flux_err'], float)
+        kron, kron_err = (np.asarray(catalog[c], float) for c in ('kron_flux', 'kron_flux_err'))
+        snr = kron / kron_err
     fwhm = np.asarray(catalog['fwhm'], float)
     bright = (snr > min_snr) & np.isfinite(fwhm)
     if not bright.any():
-        return 1.0, 0, np.zeros(len(catalog), bool)
+        return np.zeros(len(catalog), bool), np.zeros(len(catalog), bool), np.nan
     psf_fwhm = float(np.median(fwhm[bright]))
     point_like = np.abs(fwhm / psf_fwhm - 1) < 0.25
     radius = radius_factor * psf_fwhm
-    ny, nx = image.shape
+    ny, nx = shape
     inside = (x > radius) & (y > radius) & (x < nx - 1 - radius) & (y < ny - 1 - radius)
     tree = cKDTree(np.column_stack([x, y]))
     isolated = np.array([len(n) == 1 for n in tree.query_ball_point(
         np.column_stack([x, y]), 2 * radius)], bool)
     use = bright & point_like & inside & isolated & (np.asarray(catalog['flags']) == 0)
-    if use.sum() < min_sources:
-        return 1.0, int(use.sum()), point_like
-    apertures = CircularAperture(np.column_stack([x[use], y[use]]), radius)
-    total = np.asarray(aperture_photometry(image, apertures, mask=invalid)['aperture_sum'])
-    return float(np.median(total / kron[use])), int(use.sum()), point_like
+    return use, point_like, psf_fwhm
 
 
 def _finish_catalog(catalog, images, bkg, aperture_correction=False):

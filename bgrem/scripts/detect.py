@@ -26,12 +26,15 @@ def add_parser(commands):
     parser.add_argument('--method', choices=('photutils', 'sep'), default='photutils',
                         help='extraction and photometry library (default: photutils)')
     parser.add_argument('--photometry-on', choices=('unclipped', 'data'), default='unclipped',
-                        help='image the fluxes are measured on (default: unclipped)')
+                        help='image the aperture and Kron fluxes are measured on '
+                             '(default: unclipped)')
     parser.add_argument('--aperture-radius', type=float, default=None,
                         help='aperture radius in pixels (default: 2 x median FWHM)')
     parser.add_argument('--psf', default=None, metavar='PSF.fits',
-                        help='FITS image of the PSF (centred, any normalisation): also fit '
-                             'it at every source (psf_flux, psf_flux_err, psf_qfit columns)')
+                        help='FITS image of the PSF (centred, any normalisation), or '
+                             '"moffat" to fit a Moffat to the bright isolated stars: also '
+                             'fit it at every source (psf_flux, psf_flux_err, psf_qfit '
+                             'columns)')
     parser.add_argument('--psf-oversampling', type=int, default=1,
                         help='oversampling factor of the PSF image (default: 1)')
     add_image_and_model_arguments(parser)
@@ -56,7 +59,9 @@ def run(options):
         if output is not None and pathlib.Path(output).exists() and not options.overwrite:
             raise FileExistsError(f'{output} exists (use --overwrite)')
     image = read_image(options)
-    psf_model = None if options.psf is None else read_psf(options.psf, options.psf_oversampling)
+    psf_model = options.psf
+    if psf_model is not None and psf_model != 'moffat':
+        psf_model = read_psf(psf_model, options.psf_oversampling)
     catalog, segmentation, bkg = detect_sources(
         NDData(image.data, wcs=image.wcs), threshold=options.threshold,
         n_pixels=options.npixels, deblend=options.deblend, method=options.method,

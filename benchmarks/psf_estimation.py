@@ -1,0 +1,118 @@
+"""
+PSF photometry with a PSF that bgrem fits to the image (``psf_model='moffat'``).
+
+`bgrem.detect_sources` can fit one pixel-integrated Moffat profile to the
+bright isolated stars of an image and then use it for PSF photometry.  On
+simulated fields of one evaluation condition (the seeds of
+``bgrem evaluate``), this script compares the fitted FWHM and beta with the
+field's true PSF and measures, for the evaluation's isolated unsaturated
+point-like sources with true S/N > 20, the median of ``F / F_true`` and of
+``abs(F / F_true - 1)`` for:
+
+* ``psf_moffat``: ``psf_flux`` with the fitted Moffat (fields with fewer
+  than 5 usable stars get no PSF and no row);
+* ``psf_true``: ``psf_flux`` with the true PSF
+  (`bgrem.simulate.SimulatedField.psf_model`);
+* ``kron``: the default Kron ``flux``.
+
+A field of 512^2 pixels holds 0-10 usable stars; whole frames hold tens.
+
+Usage::
+
+    python benchmarks/psf_estimation.py --condition default --fields 3 --size 2048
+"""
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+
+
+def main(args=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', default='optical')
+    parser.add_argument('--condition', default='default')
+    parser.add_argument('--fields', type=int, default=3)
+    parser.add_argument('--size', type=int, default=2048)
+    parser.add_argument('--json', default=None, help='also write the results here')
+    options = parser.parse_args(args)
+
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    from bgrem.background import BGRemBackground
+    from bgrem.detection import detect_sources
+    from bgrem.evaluation import FIELD_CONDITIONS, condition_config
+    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS,
+                                        _bootstrap_interval, _flux_ratios,
+                                        _isolated_point_sources, _truth_inside)
+    from bgrem.model.registry import load_model
+    from bgrem.simulate import simulate_optical_field
+
+    model = load_model(options.model)
+    offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
+    config = condition_config(options.condition, (options.size, options.size))
+    threshold = PHOTOMETRY_THRESHOLDS['bgrem']
+    variants = ('psf_moffat', 'psf_true', 'kron')
+    ratios = {name: [] for name in variants}
+    snrs = {name: [] for name in variants}
+    fits = []
+    print(f'{options.condition}: {options.fields} fields of {options.size}^2, model {model.name}')
+    for i in range(options.fields):
+        field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
+        data = field.observed.astype(float)
+        fwhm = field.seeing_fwhm / field.config.pixel_scale
+        truth = _truth_inside(field)
+        selected = _isolated_point_sources(truth, fwhm, data.shape)
+        radius = max(2.5, 0.5 * fwhm)
+        bkg = BGRemBackground(data, model, progress_bar=False)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', AstropyUserWarning)  # too few stars: reported
+            catalog = detect_sources(None, bkg, threshold=threshold,
+                                     psf_model='moffat').catalog
+        seconds = time.perf_counter() - start
+        fit = dict(catalog.meta['psf_fit'], true_fwhm=fwhm,
+                   true_beta=float(field.params['moffat_beta']), seconds=seconds)
+        fits.append(fit)
+        fitted = 'alpha' in fit
+        print(f"  field {i}: {fit['n_stars']} stars; " + (
+            f"FWHM {fit['fwhm']:.3f} (true {fwhm:.3f}), beta {fit['beta']:.2f} "
+            f"(true {fit['true_beta']:.2f}); detection + fit + photometry {seconds:.1f} s"
+            if fitted else 'no PSF fitted'), flush=True)
+        runs = {'psf_true': ({'psf_model': field.psf_model()}, 'psf_flux'),
+                'kron': ({}, 'flux')}
+        if fitted:
+            runs['psf_moffat'] = ({'psf_model': 'moffat'}, 'psf_flux')
+        for name, (kwargs, column) in runs.items():
+            measured = _flux_ratios(bkg, threshold, truth, selected, radius,
+                                    flux_columns=(column,), **kwargs)[column]
+            ratios[name] += measured['ratio']
+            snrs[name] += measured['snr']
+
+    print('S/N > 20: median F/F_true, median |F/F_true - 1| [16-84% bootstrap], n')
+    summary = {}
+    for name in variants:
+        ratio, snr = np.asarray(ratios[name], float), np.asarray(snrs[name], float)
+        bright = (snr > 20) & np.isfinite(ratio)
+        if not bright.any():
+            print(f'  {name:12s} -')
+            continue
+        deviation = np.abs(ratio[bright] - 1)
+        interval = _bootstrap_interval(deviation, np.median)
+        summary[name] = {'median_ratio': float(np.median(ratio[bright])),
+                         'median_abs_deviation': float(np.median(deviation)),
+                         'median_abs_deviation_interval': interval, 'n': int(bright.sum())}
+        interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
+        print(f"  {name:12s} {summary[name]['median_ratio']:.4f}  "
+              f"{summary[name]['median_abs_deviation']:.4f} {interval_text}  "
+              f"{summary[name]['n']:5d}")
+    if options.json:
+        with open(options.json, 'w') as stream:
+            json.dump({'settings': vars(options), 'fits': fits, 'summary': summary}, stream,
+                      indent=1)
+
+
+if __name__ == '__main__':
+    main()

@@ -55,8 +55,8 @@ def main(args=None):
     from bgrem.background import BGRemBackground
     from bgrem.evaluation import FIELD_CONDITIONS, SubtractedImage, condition_config
     from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
-                                        _bootstrap_interval, _isolated_point_sources,
-                                        _true_sky_image, _truth_inside)
+                                        _isolated_point_sources, _photometry_line,
+                                        _photometry_summary, _true_sky_image, _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
 
@@ -105,17 +105,9 @@ def main(args=None):
           f'{model.name}; S/N > 20: median F/F_true, median |F/F_true - 1| '
           '[16-84% bootstrap], n')
     for name in variants:
-        ratio, snr = np.concatenate(ratios[name]), np.concatenate(snrs[name])
-        bright = snr > 20
-        deviation = np.abs(ratio[bright] - 1)
-        interval = _bootstrap_interval(deviation, np.median)
-        summary[name] = {'median_ratio': float(np.median(ratio[bright])),
-                         'median_abs_deviation': float(np.median(deviation)),
-                         'median_abs_deviation_interval': interval, 'n': int(bright.sum())}
-        interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
-        print(f"  {name:24s} {summary[name]['median_ratio']:.4f}  "
-              f"{summary[name]['median_abs_deviation']:.4f} {interval_text}  "
-              f"{summary[name]['n']:4d}")
+        summary[name] = _photometry_summary(np.concatenate(ratios[name]),
+                                            np.concatenate(snrs[name]))
+        print(_photometry_line(name, summary[name]))
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'summary': summary}, stream, indent=1)

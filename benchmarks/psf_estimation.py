@@ -27,8 +27,6 @@ import json
 import time
 import warnings
 
-import numpy as np
-
 
 def main(args=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -44,9 +42,9 @@ def main(args=None):
     from bgrem.background import BGRemBackground
     from bgrem.detection import detect_sources
     from bgrem.evaluation import FIELD_CONDITIONS, condition_config
-    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS,
-                                        _bootstrap_interval, _flux_ratios,
-                                        _isolated_point_sources, _truth_inside)
+    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
+                                        _isolated_point_sources, _photometry_line,
+                                        _photometry_summary, _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
 
@@ -92,22 +90,9 @@ def main(args=None):
             snrs[name] += measured['snr']
 
     print('S/N > 20: median F/F_true, median |F/F_true - 1| [16-84% bootstrap], n')
-    summary = {}
+    summary = {name: _photometry_summary(ratios[name], snrs[name]) for name in variants}
     for name in variants:
-        ratio, snr = np.asarray(ratios[name], float), np.asarray(snrs[name], float)
-        bright = (snr > 20) & np.isfinite(ratio)
-        if not bright.any():
-            print(f'  {name:12s} -')
-            continue
-        deviation = np.abs(ratio[bright] - 1)
-        interval = _bootstrap_interval(deviation, np.median)
-        summary[name] = {'median_ratio': float(np.median(ratio[bright])),
-                         'median_abs_deviation': float(np.median(deviation)),
-                         'median_abs_deviation_interval': interval, 'n': int(bright.sum())}
-        interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
-        print(f"  {name:12s} {summary[name]['median_ratio']:.4f}  "
-              f"{summary[name]['median_abs_deviation']:.4f} {interval_text}  "
-              f"{summary[name]['n']:5d}")
+        print(_photometry_line(name, summary[name], width=12))
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'fits': fits, 'summary': summary}, stream,

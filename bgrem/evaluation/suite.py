@@ -299,6 +299,33 @@ def _bootstrap_interval(values, statistic, n_resamples=1000, seed=0):
     return [float(low), float(high)]
 
 
+def _photometry_summary(ratio, snr, min_snr=20.0):
+    """
+    Median flux ratio, median ``abs(ratio - 1)`` with its bootstrap 16-84%
+    interval, and number of the sources with S/N above ``min_snr`` (NaN
+    ratios left out); None when there are none.
+    """
+    ratio, snr = np.asarray(ratio, float), np.asarray(snr, float)
+    bright = (snr > min_snr) & np.isfinite(ratio)
+    if not bright.any():
+        return None
+    deviation = np.abs(ratio[bright] - 1)
+    return {'median_ratio': float(np.median(ratio[bright])),
+            'median_abs_deviation': float(np.median(deviation)),
+            'median_abs_deviation_interval': _bootstrap_interval(deviation, np.median),
+            'n': int(bright.sum())}
+
+
+def _photometry_line(name, summary, width=24):
+    """One line of a benchmark's photometry table (see `_photometry_summary`)."""
+    if summary is None:
+        return f'  {name:{width}s} -'
+    interval = summary['median_abs_deviation_interval']
+    interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
+    return (f"  {name:{width}s} {summary['median_ratio']:.4f}  "
+            f"{summary['median_abs_deviation']:.4f} {interval_text}  {summary['n']:5d}")
+
+
 def summarize(results):
     """
     Summary of the `evaluate_field` results of one condition.

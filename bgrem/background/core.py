@@ -315,9 +315,10 @@ class BGRemBackground:
         pixels are filled from their neighbours, those of
         ``coverage_mask`` get ``fill_value``.  It is not biased by sources
         the way a `~photutils.background.Background2D` of the data is, and
-        it follows sky structure of a few tens of pixels.  ``data - smooth_background``
-        keeps the noise of the data and the full flux of every source; PSF
-        fits are made on it (see `~bgrem.detect_sources`).
+        it follows sky structure of a few tens of pixels.
+        ``data - smooth_background`` keeps the noise of the data and the
+        full flux of every source; PSF fits are made on it (see
+        `~bgrem.detect_sources`).
         """
         return self._apply_unit(self._smooth_sky.astype(np.float32))
 

@@ -349,6 +349,29 @@ def test_moffat_psf_fitted_to_the_image(moffat_field):
         1.5 / (np.pi * 2.0 ** 2))
 
 
+def test_fit_moffat_psf_alone(moffat_field):
+    from photutils.psf import ImagePSF
+
+    from bgrem.detection import fit_moffat_psf, pixel_integrated_moffat
+
+    positions, fluxes, _, noise = moffat_field
+    yy, xx = np.mgrid[:SHAPE[0], :SHAPE[1]]
+    image = noise + sum(pixel_integrated_moffat(xx, yy, flux, x, y, 2.0, 2.5)
+                        for (x, y), flux in zip(positions, fluxes))
+    error = np.full(SHAPE, NOISE)
+    psf, fit = fit_moffat_psf(image, error, positions[:, 0], positions[:, 1], 2.5,
+                              max_stars=8)
+    assert isinstance(psf, ImagePSF) and psf.oversampling.tolist() == [4, 4]
+    assert fit['n_stars'] == 8 and fit['alpha'] == pytest.approx(2.0, rel=0.03)
+    assert psf.data.sum() / 16 == pytest.approx(1.0, abs=0.01)  # unit flux
+    # the returned model is the fitted profile: reusable as psf_model
+    psf.x_0, psf.y_0, psf.flux = 10.3, 20.6, 500.0
+    expected = pixel_integrated_moffat(xx, yy, 500.0, 10.3, 20.6, fit['alpha'], fit['beta'])
+    assert np.abs(psf(xx, yy) - expected).max() < 1e-3 * expected.max()
+    with pytest.raises(ValueError, match='far enough from the edges'):
+        fit_moffat_psf(image, error, [1.0], [1.0], 2.5)
+
+
 def test_moffat_psf_needs_enough_stars(field):
     from astropy.utils.exceptions import AstropyUserWarning
 

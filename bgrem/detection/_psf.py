@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-__all__ = []
+__all__ = ['fit_moffat_psf', 'pixel_integrated_moffat']
 
 #: photutils fit flags (`photutils.psf.decode_psf_flags`) that make a PSF flux
 #: unreliable: outside the image, non-positive flux, no convergence, no
@@ -124,8 +124,37 @@ def pixel_integrated_moffat(x, y, flux, x_0, y_0, alpha, beta):
     A Moffat profile integrated over unit pixels centred at ``(x, y)``.
 
     This is what a detector records of a Moffat PSF; sampling the profile at
-    pixel centres instead makes it about 2% too peaked for a FWHM of 4-5
-    pixels.  The integral is a mean over 4 x 4 sub-pixel samples.
+    pixel centres instead (`~photutils.psf.MoffatPSF`) makes it about 2% too
+    peaked for a FWHM of 4-5 pixels.  The integral is a mean over 4 x 4
+    sub-pixel samples.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Pixel centres (0-based pixels).
+    flux : float
+        Total flux.
+    x_0, y_0 : float
+        Centre of the profile.
+    alpha, beta : float
+        Core width (pixels) and wing slope, as in
+        `~photutils.psf.MoffatPSF`: the profile is proportional to
+        ``(1 + r**2 / alpha**2) ** -beta`` and its FWHM is
+        ``2 * alpha * sqrt(2 ** (1 / beta) - 1)``.
+
+    Returns
+    -------
+    values : `~numpy.ndarray`
+        Flux in each pixel, the broadcast shape of ``x`` and ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bgrem.detection import pixel_integrated_moffat
+    >>> y, x = np.mgrid[-50:51, -50:51]
+    >>> image = pixel_integrated_moffat(x, y, 1000.0, 0.3, -0.2, 2.0, 3.0)
+    >>> round(float(image.sum()), 1)
+    1000.0
     """
     dy, dx = np.meshgrid(_SUBPIXEL, _SUBPIXEL, indexing='ij')
     r2 = ((np.asarray(x, float)[..., None] + dx.ravel() - x_0) ** 2
@@ -175,6 +204,13 @@ def fit_moffat_psf(image, error, x, y, fwhm_guess, mask=None, max_stars=60,
     ------
     ValueError
         If no star is far enough from the edges.
+
+    Notes
+    -----
+    `bgrem.detect_sources` with ``psf_model='moffat'`` selects the stars
+    and calls this function; call it yourself to fit the PSF on one image
+    (e.g. with the positions of that catalogue's brightest isolated stars)
+    and reuse it on others with ``psf_model=psf``.
     """
     from photutils.psf import ImagePSF
     from scipy.optimize import least_squares

@@ -387,6 +387,19 @@ def test_moffat_psf_needs_enough_stars(field):
         detect_sources(None, KnownBackground(few, noise), psf_model='gaussian')
 
 
+def test_smooth_background_only_computed_when_needed(field):
+    positions, fluxes, sources, noise = field
+
+    class LazySky(KnownBackground):
+        # BGRemBackground computes smooth_background on first use (seconds
+        # on large images): Kron photometry on the unclipped image needs none
+        smooth_background = property(lambda self: pytest.fail('smooth_background used'),
+                                     lambda self, value: None)
+
+    catalog = detect_sources(None, LazySky(sources, noise), threshold=1.0).catalog
+    assert len(catalog) == len(fluxes)
+
+
 def test_psf_photometry_options_are_checked(field):
     from photutils.psf import MoffatPSF
 

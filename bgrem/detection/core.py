@@ -197,17 +197,16 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         raise ValueError(f'background is for an image of shape {np.shape(background.cleaned)}, '
                          f'data has shape {_shape_of(data)}')
 
-    images = _Images.from_background(background, photometry_on)
+    images = _Images.from_background(background, photometry_on,
+                                     with_sky=photometry_on == 'data' or psf_model is not None)
     extract = _extract_photutils if method == 'photutils' else _extract_sep
     catalog, segmentation = extract(images, threshold * images.rms, int(n_pixels), deblend,
                                     aperture_radius, kron_params, int(local_bkg_width))
-    psf_fit = None
-    if isinstance(psf_model, str):
+    psf_requested, psf_fit = psf_model is not None, None
+    if isinstance(psf_model, str):  # None when there are too few stars
         psf_model, psf_fit = _fit_moffat_psf(catalog, images)
-    if psf_model is not None:
+    if psf_requested:
         _add_psf_photometry(catalog, images, psf_model, psf_fit_shape)
-    elif psf_fit is not None:  # too few stars to fit a PSF
-        _add_psf_photometry(catalog, images, None, None)
     catalog = _finish_catalog(catalog, images, background, aperture_correction)
     catalog.meta.update({
         'method': method, 'threshold': threshold, 'n_pixels': int(n_pixels),
@@ -232,11 +231,13 @@ class _Images(collections.namedtuple('_Images', _IMAGE_NAMES)):
     """
     Plain float64 arrays (no units) that detection and photometry use:
     ``measured`` is the image of ``photometry_on``, ``sky_subtracted`` the
-    data minus the smooth background (the image of the PSF fits).
+    data minus the smooth background (the image of the PSF fits; None
+    unless asked for ``with_sky``: the smooth background costs seconds on
+    large images).
     """
 
     @classmethod
-    def from_background(cls, bkg, photometry_on):
+    def from_background(cls, bkg, photometry_on, with_sky=True):
         def plain(array):  # always a copy: the background's arrays are never modified
             return np.array(getattr(array, 'value', array), dtype=float, order='C', copy=True)
 
@@ -244,11 +245,14 @@ class _Images(collections.namedtuple('_Images', _IMAGE_NAMES)):
         invalid = ~np.isfinite(cleaned)
         if bkg.coverage_mask is not None:
             invalid |= bkg.coverage_mask
-        sky_subtracted = plain(bkg.background) + cleaned - plain(bkg.smooth_background)
+        sky_subtracted = None
+        if with_sky:
+            sky_subtracted = plain(bkg.background) + cleaned - plain(bkg.smooth_background)
+            sky_subtracted[invalid] = 0.0
         # unclipped and sky_subtracted themselves are kept for reference
         measured = (unclipped if photometry_on == 'unclipped' else sky_subtracted).copy()
         rms = plain(bkg.background_rms)
-        for array in (cleaned, unclipped, measured, sky_subtracted):
+        for array in (cleaned, unclipped, measured):
             array[invalid] = 0.0
         rms[invalid | ~np.isfinite(rms)] = np.nan
         fallback = np.nanmedian(rms)

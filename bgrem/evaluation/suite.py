@@ -321,9 +321,9 @@ def _photometry_line(name, summary, width=24):
     if summary is None:
         return f'  {name:{width}s} -'
     interval = summary['median_abs_deviation_interval']
-    interval_text = f'[{interval[0]:.4f}-{interval[1]:.4f}]' if interval else '[-]'
+    interval_text = _interval_text(interval, '{:.4f}') if interval else ' [-]'
     return (f"  {name:{width}s} {summary['median_ratio']:.4f}  "
-            f"{summary['median_abs_deviation']:.4f} {interval_text}  {summary['n']:5d}")
+            f"{summary['median_abs_deviation']:.4f}{interval_text}  {summary['n']:5d}")
 
 
 def summarize(results):
@@ -350,20 +350,17 @@ def summarize(results):
     for name in results[0]['flux']:
         ratio = np.concatenate([r['flux'][name]['ratio'] for r in results])
         snr = np.concatenate([r['flux'][name]['snr'] for r in results])
-        bright = snr > 20
         bins = {}
         for low, high in zip(SNR_BINS[:-1], SNR_BINS[1:]):
             inside = (snr >= low) & (snr < high)
             bins[f'{low}-{high}'] = (float(np.median(ratio[inside])) if inside.any()
                                      else None, int(inside.sum()))
+        bright = _photometry_summary(ratio, snr) or {}
         flux[name] = {
-            'n_snr_above_20': int(bright.sum()),
-            'median_ratio_snr_above_20': float(np.median(ratio[bright])) if bright.any()
-            else None,
-            'median_abs_deviation_snr_above_20': float(np.median(np.abs(ratio[bright] - 1)))
-            if bright.any() else None,
-            'median_abs_deviation_interval': _bootstrap_interval(np.abs(ratio[bright] - 1),
-                                                                 np.median),
+            'n_snr_above_20': bright.get('n', 0),
+            'median_ratio_snr_above_20': bright.get('median_ratio'),
+            'median_abs_deviation_snr_above_20': bright.get('median_abs_deviation'),
+            'median_abs_deviation_interval': bright.get('median_abs_deviation_interval'),
             'median_ratio_by_snr': bins}
     extended = {}
     for name in results[0]['extended']:

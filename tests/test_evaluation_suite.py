@@ -134,3 +134,32 @@ def test_evaluate_gamma_with_a_model_that_removes_everything(tmp_path):
     json.dumps(report)
     assert '[poisson]' in format_gamma_report(report)
     assert all(p.stat().st_size > 1000 for p in plot_gamma_report(report, tmp_path))
+
+
+def test_extended_flux_measures_twice_the_half_light_ellipse():
+    from astropy.table import QTable
+    from photutils.aperture import EllipticalAperture
+
+    from bgrem.evaluation.suite import _extended_flux, _large_galaxy_apertures
+
+    truth = QTable({'x': [60.0, 150.0, 5.0], 'y': [50.0, 50.0, 50.0],
+                    'half_light_radius': [10.0, 3.0, 10.0], 'ellipticity': [0.36, 0.0, 0.0],
+                    'position_angle': [30.0, 0.0, 0.0], 'large': [True, False, True]})
+    apertures = _large_galaxy_apertures(truth, (100, 200))
+    assert len(apertures) == 1  # the small galaxy and the one cut by the edge are left out
+    galaxy, aperture = apertures[0]
+    assert galaxy['x'] == 60.0
+    # a = 2 r / sqrt(q), b = 2 r sqrt(q) with q = 1 - ellipticity = 0.64
+    assert (aperture.a, aperture.b) == pytest.approx((25.0, 16.0))
+    assert aperture.theta.to_value('deg') == pytest.approx(30.0)
+
+    sources = np.zeros((100, 200))
+    inside = EllipticalAperture((60.0, 50.0), 25.0, 16.0, theta=np.deg2rad(30.0))
+    sources += inside.to_mask(method='exact').to_image(sources.shape)
+    outside_only = np.zeros_like(sources)
+    outside_only[:, 150:] = 5.0
+    fractions = _extended_flux({'kept': sources, 'half': 0.5 * sources + outside_only,
+                                'lost': outside_only}, truth, sources)
+    assert fractions['kept'] == pytest.approx([1.0])
+    assert fractions['half'] == pytest.approx([0.5])
+    assert fractions['lost'] == pytest.approx([0.0])

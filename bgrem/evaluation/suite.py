@@ -97,21 +97,33 @@ def _true_sky_image(field):
                            np.broadcast_to(_plain(field.noise_sigma), data.shape))
 
 
-def _extended_flux(images, truth, sources):
-    """Flux kept within twice the half-light ellipse of each large galaxy."""
-    from photutils.aperture import EllipticalAperture, aperture_photometry
+def _large_galaxy_apertures(truth, shape):
+    """
+    Twice the half-light ellipse of each large galaxy of ``truth`` that lies
+    wholly inside an image of ``shape``: ``[(galaxy row, aperture), ...]``.
+    """
+    from photutils.aperture import EllipticalAperture
 
-    large = truth[np.asarray(truth['large'])]
-    ny, nx = sources.shape
-    rows = []
-    for galaxy in large:
+    ny, nx = shape
+    apertures = []
+    for galaxy in truth[np.asarray(truth['large'])]:
         x, y, r = (_plain(galaxy[k]) for k in ('x', 'y', 'half_light_radius'))
         q = 1 - float(galaxy['ellipticity'])
         a, b = 2 * r / np.sqrt(q), 2 * r * np.sqrt(q)
         if x - a < 0 or y - a < 0 or x + a > nx - 1 or y + a > ny - 1:
             continue
-        aperture = EllipticalAperture((float(x), float(y)), float(a), float(b),
-                                      theta=np.deg2rad(_plain(galaxy['position_angle'])))
+        apertures.append((galaxy, EllipticalAperture(
+            (float(x), float(y)), float(a), float(b),
+            theta=np.deg2rad(_plain(galaxy['position_angle'])))))
+    return apertures
+
+
+def _extended_flux(images, truth, sources):
+    """Flux kept within twice the half-light ellipse of each large galaxy."""
+    from photutils.aperture import aperture_photometry
+
+    rows = []
+    for _, aperture in _large_galaxy_apertures(truth, sources.shape):
         total = float(aperture_photometry(sources, aperture)['aperture_sum'][0])
         rows.append({name: float(aperture_photometry(image, aperture)['aperture_sum'][0])
                      / total for name, image in images.items()})

@@ -85,6 +85,35 @@ def test_smooth_background_leaves_out_source_light():
     assert np.abs(sky[80:121, 80:121] - 100.0).max() < 1.0
 
 
+def test_smooth_sky_is_a_local_quadratic_fit():
+    from bgrem.background._sky import local_quadratic, smooth_sky
+
+    yy, xx = np.mgrid[:203, :157].astype(float)  # not whole 4 x 4 bins
+    quadratic = 3 + 0.1 * xx - 0.05 * yy + 1e-3 * xx ** 2 - 2e-3 * xx * yy + 5e-4 * yy ** 2
+    valid = np.ones(quadratic.shape, bool)
+    valid[80:120, 60:100] = False  # a hole of 40 x 40 pixels
+    fitted = local_quadratic(quadratic, valid, 8.0, ridge=0.0)
+    # exact up to the binning (values taken at the bin centres) and the spline
+    assert np.abs(fitted - quadratic)[10:-10, 10:-10].max() < 0.02
+    assert np.isnan(local_quadratic(quadratic, np.zeros_like(valid), 8.0)).all()
+
+    # A sky bump of 4 noise sigma with its top hidden under a star's hole of
+    # 10 pixels radius: the fit carries the curvature across, a plain
+    # Gaussian average of the pixels around the hole flattens the top.
+    from scipy.ndimage import gaussian_filter
+
+    sky = 12.0 * np.cos(2 * np.pi * (xx - 80) / 80.0) * np.cos(2 * np.pi * (yy - 100) / 80.0)
+    hole = (xx - 80) ** 2 + (yy - 100) ** 2 < 10 ** 2
+    noisy = sky + np.random.default_rng(5).normal(0, 3.0, sky.shape)
+    noisy[hole] += 500.0  # the star: left out by valid
+    estimate = smooth_sky(noisy, np.full(sky.shape, 3.0), ~hole)
+    average = (gaussian_filter(np.where(hole, 0.0, noisy), 4.0)
+               / gaussian_filter((~hole).astype(float), 4.0))
+    error = np.abs(estimate - sky)[hole].mean()
+    assert error < 0.75 * 3.0 and error < 0.7 * np.abs(average - sky)[hole].mean()
+    assert np.sqrt(np.mean((estimate - sky)[10:-10, 10:-10] ** 2)) < 0.2 * 3.0
+
+
 def test_normalization_given(noise_image, zero_model):
     bkg = BGRemBackground(noise_image, zero_model, normalization=0.5)
     assert bkg.normalization == 0.5

@@ -307,15 +307,16 @@ class BGRemBackground:
         """
         The smooth sky level: `background` without its noise.
 
-        The removed component smoothed by a Gaussian of 4 pixels, leaving
-        out the pixels where `unclipped` exceeds half the noise (and 3
-        pixels around them: what the network leaves of source light in the
-        removed component lies there), then again without the pixels more
-        than 4 `background_rms` off the first pass; left-out and masked
-        pixels are filled from their neighbours, those of
-        ``coverage_mask`` get ``fill_value``.  It is not biased by sources
-        the way a `~photutils.background.Background2D` of the data is, and
-        it follows sky structure of a few tens of pixels.
+        A local quadratic fit to the removed component, weighted by a
+        Gaussian of 8 pixels, leaving out the pixels where `unclipped`
+        exceeds half the noise (and 3 pixels around them: what the network
+        leaves of source light in the removed component lies there), then
+        again without the pixels more than 4 `background_rms` off the first
+        pass; left-out and masked pixels get the value of the fit around
+        them, those of ``coverage_mask`` get ``fill_value``.  It is not
+        biased by sources the way a `~photutils.background.Background2D` of
+        the data is, and it follows sky structure of a few tens of pixels,
+        also under stars.
         ``data - smooth_background`` keeps the noise of the data and the
         full flux of every source; PSF fits are made on it (see
         `~bgrem.detect_sources`).

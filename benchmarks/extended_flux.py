@@ -7,17 +7,32 @@ but a 512^2 field holds only about two of them, so its median over 24 fields
 is uncertain by +-0.05 to 0.1.  This script measures only that, for bgrem
 and photutils Background2D, on as many fields of one condition as asked
 (the seeds of ``bgrem evaluate``, continued past its 24 fields), and prints
-the median fraction with a bootstrap 16-84% interval.
+the median fraction with a bootstrap 16-84% interval (and the 16-84%
+range of the galaxies themselves), overall and by the
+*contrast* of each galaxy: its mean surface brightness within the ellipse
+over the RMS of the true sky structure around it (the noiseless sky minus
+its best plane, in a box of three times the ellipse's major axis).  Where
+the contrast is well below 1 the galaxy is a bump of the sky's own size and
+height, which no method can tell from the sky on one image.
+
+``--footprints`` adds ``bgrem_footprints``: bgrem's output, except under the
+true ellipses of the large galaxies, where the sky is interpolated
+(biharmonic inpainting of bgrem's smooth sky from around them) instead of
+taken from the network -- what knowing where the galaxies are (from a
+catalogue or a deeper image) would give.
 
 Usage::
 
-    python benchmarks/extended_flux.py --condition gradients --fields 120
+    python benchmarks/extended_flux.py --condition structured_sky --fields 120 --footprints
 """
 
 import argparse
 import json
 
 import numpy as np
+
+#: Edges of the contrast bins of the breakdown.
+CONTRAST_BINS = (0.0, 0.3, 1.0, 3.0, np.inf)
 
 
 def main(args=None):
@@ -27,46 +42,119 @@ def main(args=None):
     parser.add_argument('--condition', default='gradients')
     parser.add_argument('--fields', type=int, default=120)
     parser.add_argument('--size', type=int, default=512)
+    parser.add_argument('--footprints', action='store_true',
+                        help='also interpolate the sky under the true galaxy ellipses')
     parser.add_argument('--json', default=None, help='also write the fractions here')
     options = parser.parse_args(args)
 
     from bgrem.background import BGRemBackground
     from bgrem.evaluation import FIELD_CONDITIONS, condition_config, subtract_background
     from bgrem.evaluation.suite import (EVALUATION_SEED, _bootstrap_interval, _extended_flux,
-                                        _truth_inside)
+                                        _large_galaxy_apertures, _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
     offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
     config = condition_config(options.condition, (options.size, options.size))
-    kept = {'bgrem': [], 'background2d': []}
+    names = ['bgrem', 'background2d'] + (['bgrem_footprints'] if options.footprints else [])
+    kept = {name: [] for name in names}
+    contrast = []
     for i in range(options.fields):
         field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
         data = field.observed.astype(float)
-        images = {'bgrem': np.asarray(BGRemBackground(data, model,
-                                                      diffusion_steps=options.steps).unclipped,
-                                      float),
+        truth = _truth_inside(field)
+        bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
+        images = {'bgrem': np.asarray(bkg.unclipped, float),
                   'background2d': subtract_background(data, 'background2d').unclipped}
-        fractions = _extended_flux(images, _truth_inside(field), field.sources.astype(float))
-        for name in kept:
+        apertures = [aperture for _, aperture in _large_galaxy_apertures(truth, data.shape)]
+        if options.footprints:
+            images['bgrem_footprints'] = data - _sky_under_footprints(bkg, apertures)
+        sources = field.sources.astype(float)
+        fractions = _extended_flux(images, truth, sources)
+        for name in names:
             kept[name] += fractions[name]
+        contrast += [_contrast(aperture, sources, field.sky.astype(float))
+                     for aperture in apertures]
 
     print(f'{options.condition}: {options.fields} fields of {options.size}^2, model '
           f'{model.name}; median fraction of the flux of large galaxies kept '
-          '[16-84% bootstrap], n')
-    summary = {}
-    for name, values in kept.items():
-        interval = _bootstrap_interval(values, np.median)
-        summary[name] = {'median': float(np.median(values)) if values else None,
-                         'interval': interval, 'n': len(values)}
-        median_text = f"{summary[name]['median']:.3f}" if values else '-'
-        interval_text = f'[{interval[0]:.3f}-{interval[1]:.3f}]' if interval else '[-]'
-        print(f'  {name:14s} {median_text} {interval_text}  {len(values)}')
+          '[16-84% bootstrap], n, spread')
+    summary = {name: _median_summary(values, _bootstrap_interval)
+               for name, values in kept.items()}
+    for name in names:
+        print(_summary_line(name, summary[name]))
+    contrast = np.array(contrast)
+    summary['by_contrast'] = {}
+    print('by contrast (mean surface brightness / RMS of the sky structure around)')
+    for low, high in zip(CONTRAST_BINS[:-1], CONTRAST_BINS[1:]):
+        chosen = (contrast >= low) & (contrast < high)
+        label = f'{low:g}-{high:g}'
+        summary['by_contrast'][label] = {
+            name: _median_summary(list(np.asarray(kept[name])[chosen]), _bootstrap_interval)
+            for name in names}
+        print(f'  contrast {label}:')
+        for name in names:
+            print('  ' + _summary_line(name, summary['by_contrast'][label][name]))
     if options.json:
         with open(options.json, 'w') as stream:
-            json.dump({'settings': vars(options), 'summary': summary, 'fractions': kept},
-                      stream, indent=1)
+            json.dump({'settings': vars(options), 'summary': summary, 'fractions': kept,
+                       'contrast': contrast.tolist()}, stream, indent=1)
+
+
+def _median_summary(values, bootstrap_interval):
+    return {'median': float(np.median(values)) if values else None,
+            'interval': bootstrap_interval(values, np.median),
+            'spread': np.percentile(values, [16, 84]).tolist() if values else None,
+            'n': len(values)}
+
+
+def _summary_line(name, summary):
+    interval = summary['interval']
+    median_text = f"{summary['median']:.3f}" if summary['n'] else '-'
+    interval_text = f'[{interval[0]:.3f}-{interval[1]:.3f}]' if interval else '[-]'
+    spread_text = ('galaxies 16-84%: {:.2f} to {:.2f}'.format(*summary['spread'])
+                   if summary['n'] else '')
+    return f"  {name:18s} {median_text} {interval_text}  {summary['n']}  {spread_text}"
+
+
+def _contrast(aperture, sources, sky):
+    """Mean source surface brightness in the aperture / RMS of the local sky structure."""
+    mask = aperture.to_mask(method='center').to_image(sources.shape).astype(bool)
+    brightness = sources[mask].mean()
+    (x, y), half = aperture.positions, 1.5 * aperture.a
+    ny, nx = sky.shape
+    y0, y1 = max(int(y - half), 0), min(int(y + half) + 1, ny)
+    x0, x1 = max(int(x - half), 0), min(int(x + half) + 1, nx)
+    patch = sky[y0:y1, x0:x1]
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    design = np.column_stack([np.ones(patch.size), xx.ravel(), yy.ravel()])
+    coefficients, *_ = np.linalg.lstsq(design, patch.ravel(), rcond=None)
+    structure = (patch.ravel() - design @ coefficients).std()
+    return float(brightness / structure) if structure > 0 else np.inf
+
+
+def _sky_under_footprints(bkg, apertures):
+    """bgrem's removed component, with the sky under ``apertures`` inpainted."""
+    from scipy.ndimage import binary_dilation
+    from skimage.restoration import inpaint_biharmonic
+
+    from bgrem.background._sky import smooth_sky
+
+    removed = np.asarray(bkg.background, float) + np.asarray(bkg.cleaned, float) \
+        - np.asarray(bkg.unclipped, float)
+    rms = np.asarray(bkg.background_rms, float)
+    footprints = np.zeros(removed.shape, bool)
+    for aperture in apertures:
+        footprints |= aperture.to_mask(method='center').to_image(removed.shape).astype(bool)
+    if not footprints.any():
+        return removed
+    sources = binary_dilation(np.asarray(bkg.unclipped, float) > 0.5 * rms, iterations=3)
+    sky = smooth_sky(removed, rms, ~(sources | footprints))
+    gaps = ~np.isfinite(sky)
+    sky[gaps] = np.asarray(bkg.smooth_background, float)[gaps]
+    inpainted = inpaint_biharmonic(np.where(footprints, 0.0, sky), footprints)
+    return np.where(footprints, inpainted, removed)
 
 
 if __name__ == '__main__':

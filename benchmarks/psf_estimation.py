@@ -13,7 +13,9 @@ point-like sources with true S/N > 20, the median of ``F / F_true`` and of
   than 5 usable stars get no PSF and no row);
 * ``psf_true``: ``psf_flux`` with the true PSF
   (`bgrem.simulate.SimulatedField.psf_model`);
-* ``kron``: the default Kron ``flux``.
+* ``kron``: the default Kron ``flux``;
+* ``psf_true_truesky``: ``psf_flux`` with the true PSF on the data minus the
+  *true* noiseless sky, the floor that a perfect background would reach.
 
 A field of 512^2 pixels holds 0-10 usable stars; whole frames hold tens.
 
@@ -44,15 +46,15 @@ def main(args=None):
     from bgrem.evaluation import FIELD_CONDITIONS, condition_config
     from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
                                         _isolated_point_sources, _photometry_line,
-                                        _photometry_summary, _truth_inside)
+                                        _photometry_summary, _true_sky_image,
+                                        _truth_inside)
     from bgrem.model.registry import load_model
     from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
     offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
     config = condition_config(options.condition, (options.size, options.size))
-    threshold = PHOTOMETRY_THRESHOLDS['bgrem']
-    variants = ('psf_moffat', 'psf_true', 'kron')
+    variants = ('psf_moffat', 'psf_true', 'kron', 'psf_true_truesky')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
     fits = []
@@ -68,7 +70,7 @@ def main(args=None):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', AstropyUserWarning)  # too few stars: reported
-            catalog = detect_sources(None, bkg, threshold=threshold,
+            catalog = detect_sources(None, bkg, threshold=PHOTOMETRY_THRESHOLDS['bgrem'],
                                      psf_model='moffat').catalog
         seconds = time.perf_counter() - start
         fit = dict(catalog.meta['psf_fit'], true_fwhm=fwhm,
@@ -79,12 +81,15 @@ def main(args=None):
             f"FWHM {fit['fwhm']:.3f} (true {fwhm:.3f}), beta {fit['beta']:.2f} "
             f"(true {fit['true_beta']:.2f}); detection + fit + photometry {seconds:.1f} s"
             if fitted else 'no PSF fitted'), flush=True)
-        runs = {'psf_true': ({'psf_model': field.psf_model()}, 'psf_flux'),
-                'kron': ({}, 'flux')}
+        true_psf = field.psf_model()
+        runs = {'psf_true': (bkg, {'psf_model': true_psf}, 'psf_flux'),
+                'kron': (bkg, {}, 'flux'),
+                'psf_true_truesky': (_true_sky_image(field), {'psf_model': true_psf}, 'psf_flux')}
         if fitted:
-            runs['psf_moffat'] = ({'psf_model': 'moffat'}, 'psf_flux')
-        for name, (kwargs, column) in runs.items():
-            measured = _flux_ratios(bkg, threshold, truth, selected, radius,
+            runs['psf_moffat'] = (bkg, {'psf_model': 'moffat'}, 'psf_flux')
+        for name, (image, kwargs, column) in runs.items():
+            cut = PHOTOMETRY_THRESHOLDS['baseline' if image is not bkg else 'bgrem']
+            measured = _flux_ratios(image, cut, truth, selected, radius,
                                     flux_columns=(column,), **kwargs)[column]
             ratios[name] += measured['ratio']
             snrs[name] += measured['snr']

@@ -96,6 +96,13 @@ def test_smooth_sky_is_a_local_quadratic_fit():
     # exact up to the binning (values taken at the bin centres) and the spline
     assert np.abs(fitted - quadratic)[10:-10, 10:-10].max() < 0.02
     assert np.isnan(local_quadratic(quadratic, np.zeros_like(valid), 8.0)).all()
+    # valid pixels on one line, in one bin, or one alone: no singular fit
+    for few in (np.s_[100, :], np.s_[:, 50], np.s_[100:102, 50:52], np.s_[100, 50]):
+        valid = np.zeros(quadratic.shape, bool)
+        valid[few] = True
+        fitted = local_quadratic(quadratic, valid, 8.0)
+        assert np.isfinite(fitted[valid]).all()
+        assert np.abs(fitted[valid] - quadratic[valid]).max() < 1.0
 
     # A sky bump of 4 noise sigma with its top hidden under a star's hole of
     # 10 pixels radius: the fit carries the curvature across, a plain

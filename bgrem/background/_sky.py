@@ -103,7 +103,10 @@ def local_quadratic(values, valid, sigma, binning=4, ridge=0.05, min_coverage=1e
                 weight_moments[key] = moment(counts, *key)
     rhs = np.stack([moment(sums, *term) for term in _TERMS], axis=-1)
     full_window = b * b * gaussian.sum() ** 2
-    damping = ridge * full_window * np.diag([float(tx + ty == 2) for tx, ty in _TERMS])
+    # Curvature damped by ``ridge``, slopes by a token amount: the matrix is
+    # then positive definite even where the valid pixels lie on a line.
+    damping = full_window * np.diag([0.0 if tx + ty == 0 else ridge if tx + ty == 2
+                                     else 1e-6 for tx, ty in _TERMS])
     usable = weight_moments[(0, 0)] > min_coverage * full_window
     intercept = np.full(usable.size, np.nan)
     for start in range(0, usable.size, 65536):  # bounded memory

@@ -9,18 +9,18 @@ down, also across the holes the caller leaves at sources (``valid``).  A
 local quadratic fit, weighted by a Gaussian of 8 pixels, does both: it
 follows the curvature of the sky that a plain Gaussian average flattens,
 and it carries that curvature across holes.  On the 24 evaluation fields
-of 512 x 512 pixels per condition, PSF photometry of isolated stars
-(S/N > 20, true PSF) on data minus this sky reaches the floor set by the
-true sky: median error 1.25% (default) and 1.15% (structured sky: 3-8% on
-30-120 arcsec) against 1.30% and 1.16% on data minus the true sky; a
-normalised Gaussian average of 4 pixels gave 1.47% and 1.64% (it flattens
-sky bumps under stars), one of 6 pixels 1.19% and 1.99%.  A
+of 512 x 512 pixels per condition (``bgrem evaluate``, 2026-11-25), PSF
+photometry of isolated stars (S/N > 20, true PSF) on data minus this sky
+reaches the floor set by the true sky: median error 1.25% (default) and
+1.15% (structured sky: 3-8% on 30-120 arcsec) against 1.30% and 1.16% on
+data minus the true sky; the normalised Gaussian average of 4 pixels used
+before gave 1.47% and 1.64% (it flattens sky bumps under stars).  A
 `~photutils.background.Background2D` of 16-pixel boxes with a 3 x 3 median
 filter leaves 0.45 noise sigma RMS under the structure.
 
 The fit is made on 4 x 4 bins (the sums of the valid pixels and their
-number) and the result interpolated back with a cubic spline: exact for a
-quadratic sky up to 1% of its curvature and 16 times cheaper (about
+number) and the result interpolated back with a cubic spline: nearly
+exact for a quadratic sky (see the tests) and 16 times cheaper (about
 2.5 s per pass on 4096 x 4096 pixels).
 """
 

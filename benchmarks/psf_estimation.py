@@ -88,8 +88,8 @@ def main(args=None):
         if fitted:
             runs['psf_moffat'] = (bkg, {'psf_model': 'moffat'}, 'psf_flux')
         for name, (image, kwargs, column) in runs.items():
-            cut = PHOTOMETRY_THRESHOLDS['baseline' if image is not bkg else 'bgrem']
-            measured = _flux_ratios(image, cut, truth, selected, radius,
+            threshold = PHOTOMETRY_THRESHOLDS['baseline' if image is not bkg else 'bgrem']
+            measured = _flux_ratios(image, threshold, truth, selected, radius,
                                     flux_columns=(column,), **kwargs)[column]
             ratios[name] += measured['ratio']
             snrs[name] += measured['snr']

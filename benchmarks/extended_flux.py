@@ -136,23 +136,15 @@ def _contrast(aperture, sources, sky):
 
 def _sky_under_footprints(bkg, apertures):
     """bgrem's removed component, with the sky under ``apertures`` inpainted."""
-    from scipy.ndimage import binary_dilation
     from skimage.restoration import inpaint_biharmonic
 
-    from bgrem.background._sky import smooth_sky
-
-    removed = np.asarray(bkg.background, float) + np.asarray(bkg.cleaned, float) \
-        - np.asarray(bkg.unclipped, float)
-    rms = np.asarray(bkg.background_rms, float)
+    removed = bkg._removed
     footprints = np.zeros(removed.shape, bool)
     for aperture in apertures:
         footprints |= aperture.to_mask(method='center').to_image(removed.shape).astype(bool)
     if not footprints.any():
         return removed
-    sources = binary_dilation(np.asarray(bkg.unclipped, float) > 0.5 * rms, iterations=3)
-    sky = smooth_sky(removed, rms, ~(sources | footprints))
-    gaps = ~np.isfinite(sky)
-    sky[gaps] = np.asarray(bkg.smooth_background, float)[gaps]
+    sky = bkg._sky_leaving_out(footprints, fallback=bkg._smooth_sky)
     inpainted = inpaint_biharmonic(np.where(footprints, 0.0, sky), footprints)
     return np.where(footprints, inpainted, removed)
 

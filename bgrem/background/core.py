@@ -325,15 +325,26 @@ class BGRemBackground:
 
     @functools.cached_property
     def _smooth_sky(self):
+        return self._sky_leaving_out()
+
+    def _sky_leaving_out(self, left_out=None, fallback=None):
+        """
+        The smooth sky, with the pixels of ``left_out`` (bool image) also
+        left out of the fit: they get the value of the fit around them, or,
+        far from any usable pixel, that of ``fallback`` (by default the
+        64-pixel Background2D of the removed component).
+        """
         coarse = self._rms_background2d
         # Pixels where the cleaned image holds source light are left out: the
         # network may put a little of it into the removed component.
         sources = binary_dilation(self._unclipped > _SOURCE_LEVEL * coarse.background_rms,
                                   iterations=_SOURCE_GROWTH)
+        if left_out is not None:
+            sources |= left_out
         sky = smooth_sky(self._removed, coarse.background_rms,
                          ~(self._stats_mask | self._coverage() | sources))
         gaps = ~np.isfinite(sky)  # far from any usable pixel
-        sky[gaps] = coarse.background[gaps]
+        sky[gaps] = (coarse.background if fallback is None else fallback)[gaps]
         sky[self._coverage()] = self.fill_value
         return sky
 

@@ -106,7 +106,9 @@ def test_smooth_sky_is_a_local_quadratic_fit():
 
     # A sky bump of 4 noise sigma with its top hidden under a star's hole of
     # 10 pixels radius: the fit carries the curvature across, a plain
-    # Gaussian average of the pixels around the hole flattens the top.
+    # Gaussian average of the pixels around the hole flattens the top.  So
+    # would the wide fit alone (error 1.1 sigma): the bump must be seen as
+    # structure for the narrow fit to be taken (0.6 sigma).
     from scipy.ndimage import gaussian_filter
 
     sky = 12.0 * np.cos(2 * np.pi * (xx - 80) / 80.0) * np.cos(2 * np.pi * (yy - 100) / 80.0)
@@ -119,6 +121,29 @@ def test_smooth_sky_is_a_local_quadratic_fit():
     error = np.abs(estimate - sky)[hole].mean()
     assert error < 0.75 * 3.0 and error < 0.7 * np.abs(average - sky)[hole].mean()
     assert np.sqrt(np.mean((estimate - sky)[10:-10, 10:-10] ** 2)) < 0.2 * 3.0
+
+
+def test_smooth_sky_widens_its_window_under_large_holes_of_a_smooth_sky():
+    # Holes of 18 pixels radius (the bright stars of 4-5 arcsec seeing) in
+    # a plane of sky: across them the narrow quadratic fit extrapolates
+    # noise, the wide fit that smooth_sky takes there averages it down.
+    from bgrem.background._sky import local_quadratic, smooth_sky
+
+    yy, xx = np.mgrid[:256, :256].astype(float)
+    sky = 5 + 0.02 * xx - 0.01 * yy
+    holes = np.zeros(sky.shape, bool)
+    for cy in (64, 128, 192):
+        for cx in (64, 128, 192):
+            holes |= (xx - cx) ** 2 + (yy - cy) ** 2 < 18 ** 2
+    noisy = sky + np.random.default_rng(0).normal(0, 3.0, sky.shape)
+    estimate = smooth_sky(noisy, 3.0, ~holes)
+    narrow = local_quadratic(noisy, ~holes, 8.0)
+
+    def error(fitted):
+        return np.sqrt(np.mean((fitted - sky)[holes] ** 2))
+
+    assert error(estimate) < 0.15 * 3.0
+    assert error(estimate) < 0.6 * error(narrow)
 
 
 def test_normalization_given(noise_image, zero_model):

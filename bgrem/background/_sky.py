@@ -18,19 +18,42 @@ before gave 1.47% and 1.64% (it flattens sky bumps under stars).  A
 `~photutils.background.Background2D` of 16-pixel boxes with a 3 x 3 median
 filter leaves 0.45 noise sigma RMS under the structure.
 
-The fit is made on 4 x 4 bins (the sums of the valid pixels and their
-number) and the result interpolated back with a cubic spline: nearly
-exact for a quadratic sky (see the tests) and 16 times cheaper (about
-2.5 s per pass on 4096 x 4096 pixels).
+Where the sky is smooth, a window of 8 pixels extrapolates noise across the
+large holes of bright stars in poor seeing; a second fit with a window of
+16 pixels averages that down, and each pixel takes it where its narrow
+window is mostly left out, unless the two fits differ by more than noise
+around it (sky structure on the scale of the window: then the narrow fit
+stays).  In poor seeing (3.5-5 arcsec, 6-9 pixels FWHM) this brings PSF
+photometry from 1.30% to 1.00% median error (true sky: 0.69%), with the
+other conditions unchanged within their intervals (24 fields each, the
+stars of ``bgrem evaluate``, 2026-11-25).
+
+The fits are made on 4 x 4 bins (8 x 8 for the wide one: the sums of the
+valid pixels and their number) and the result interpolated back with a
+cubic spline: nearly exact for a quadratic sky (see the tests) and 16
+times cheaper (about 2.5 s per pass on 4096 x 4096 pixels).
 """
 
+import functools
+
 import numpy as np
-from scipy.ndimage import correlate1d, zoom
+from scipy.ndimage import correlate1d, gaussian_filter, zoom
 
 __all__ = []
 
 #: Exponents (x, y) of the terms of the local fit.
 _TERMS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))
+
+#: The wide fit's window and bins, in units of the narrow fit's.
+_WIDE = 2
+#: Valid fraction of the narrow window below which the wide fit is taken
+#: (all of it at the first value, none at the second).
+_COVERAGE_RANGE = (0.3, 0.7)
+#: Mean squared difference of the two fits, in units of its value on pure
+#: noise, above which the narrow fit is taken (all of it at the second).
+_STRUCTURE_RANGE = (2.0, 4.0)
+#: Scale over which that difference is averaged, in narrow-window sigmas.
+_STRUCTURE_SCALE = 3.0
 
 
 def smooth_sky(removed, rms, valid, sigma=8.0, clip=4.0, binning=4, ridge=0.05):
@@ -39,7 +62,13 @@ def smooth_sky(removed, rms, valid, sigma=8.0, clip=4.0, binning=4, ridge=0.05):
 
     A Gaussian-weighted local quadratic fit over the ``valid`` pixels, done
     twice: pixels more than ``clip * rms`` from the first pass (left-over
-    source light, artefacts) are left out of the second.
+    source light, artefacts) are left out of the second.  The second pass
+    is also made with a window twice as wide, which averages more noise
+    down and carries a smooth sky better across large holes (the stars of
+    poor seeing); each pixel takes the narrow fit where the sky has
+    structure on the scale of the window (where the two fits differ by
+    more than noise, averaged over ``3 * sigma``) or where its window is
+    mostly valid, and the wide fit elsewhere.
 
     Parameters
     ----------
@@ -49,11 +78,11 @@ def smooth_sky(removed, rms, valid, sigma=8.0, clip=4.0, binning=4, ridge=0.05):
         Pixels that may be used; the others get a value from the fit around
         them.
     sigma : float, optional
-        Standard deviation of the Gaussian weight, pixels.
+        Standard deviation of the Gaussian weight of the narrow fit, pixels.
     clip : float, optional
         Outlier threshold in units of ``rms``.
     binning : int, optional
-        Side of the bins the fit is made on, pixels.
+        Side of the bins the narrow fit is made on, pixels.
     ridge : float, optional
         Damping of the curvature terms, as a fraction of the weight of a
         fully valid window: where few pixels are valid the fit tends to a
@@ -63,14 +92,61 @@ def smooth_sky(removed, rms, valid, sigma=8.0, clip=4.0, binning=4, ridge=0.05):
     -------
     sky : `~numpy.ndarray`
         float64, the shape of ``removed``; NaN only where (almost) no valid
-        pixel is within ``4 * sigma``.
+        pixel is within ``8 * sigma``.
     """
     removed = np.asarray(removed, float)
+    rms = np.broadcast_to(np.asarray(rms, float), removed.shape)
     use = np.asarray(valid, bool) & np.isfinite(removed)
     sky = local_quadratic(removed, use, sigma, binning, ridge)
     with np.errstate(invalid='ignore'):
-        use &= ~(np.abs(removed - sky) > clip * np.asarray(rms, float))
-    return local_quadratic(removed, use, sigma, binning, ridge)
+        use &= ~(np.abs(removed - sky) > clip * rms)
+    b = int(binning)
+    narrow, coverage = _binned_local_quadratic(removed, use, sigma, b, ridge)
+    wide = _unbin(_binned_local_quadratic(removed, use, _WIDE * sigma, _WIDE * b, ridge)[0],
+                  _WIDE, narrow.shape)
+    binned_rms = np.sqrt(_bin_sum(rms ** 2, b) / _bin_sum(np.ones(rms.shape), b))
+    weight = _narrow_weight(narrow, wide, coverage, binned_rms, sigma / b,
+                            _noise_difference(sigma, b, ridge))
+    both = np.where(np.isfinite(narrow), narrow, wide), np.where(np.isfinite(wide), wide, narrow)
+    return _unbin(weight * both[0] + (1 - weight) * both[1], b, removed.shape)
+
+
+def _narrow_weight(narrow, wide, coverage, rms, scale, noise_difference):
+    """
+    Weight of the narrow fit, per bin: 1 where the window is mostly valid
+    or where the two fits differ by more than noise around the bin (sky
+    structure), down to 0 where neither holds.
+    """
+    covered = (coverage > _COVERAGE_RANGE[1]) & np.isfinite(narrow) & np.isfinite(wide)
+    squared = np.where(covered, (narrow - wide) ** 2 / rms ** 2, 0.0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        structure = (gaussian_filter(squared, _STRUCTURE_SCALE * scale, mode='constant')
+                     / gaussian_filter(covered.astype(float), _STRUCTURE_SCALE * scale,
+                                       mode='constant') / noise_difference)
+    structure = np.nan_to_num(structure, nan=0.0)
+    return np.maximum(_ramp(coverage, *_COVERAGE_RANGE), _ramp(structure, *_STRUCTURE_RANGE))
+
+
+def _ramp(values, low, high):
+    return np.clip((values - low) / (high - low), 0.0, 1.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _noise_difference(sigma, binning, ridge):
+    """
+    Mean squared difference of the narrow and the wide fit (as made by
+    `smooth_sky`) on white noise of unit rms with every pixel valid, away
+    from the edges: the level above which a difference means sky structure.
+    """
+    margin = int(np.ceil(8 * _WIDE * sigma / binning))  # bins
+    size = binning * (2 * margin + 128)
+    noise = np.random.default_rng(0).normal(size=(size, size))
+    valid = np.ones(noise.shape, bool)
+    narrow = _binned_local_quadratic(noise, valid, sigma, binning, ridge)[0]
+    wide = _unbin(_binned_local_quadratic(noise, valid, _WIDE * sigma, _WIDE * binning,
+                                          ridge)[0], _WIDE, narrow.shape)
+    inner = np.s_[margin:-margin, margin:-margin]
+    return float(np.mean((narrow - wide)[inner] ** 2))
 
 
 def local_quadratic(values, valid, sigma, binning=4, ridge=0.05, min_coverage=1e-3):
@@ -80,8 +156,16 @@ def local_quadratic(values, valid, sigma, binning=4, ridge=0.05, min_coverage=1e
     that pixel; NaN where the valid weight is below ``min_coverage`` of a
     full window.  See `smooth_sky` for ``binning`` and ``ridge``.
     """
-    ny, nx = values.shape
     b = int(binning)
+    fitted = _binned_local_quadratic(values, valid, sigma, b, ridge, min_coverage)[0]
+    return _unbin(fitted, b, values.shape)
+
+
+def _binned_local_quadratic(values, valid, sigma, b, ridge, min_coverage=1e-3):
+    """
+    `local_quadratic` at the centres of ``b`` x ``b`` bins, and the valid
+    fraction of the window there.
+    """
     counts = _bin_sum(valid.astype(float), b)
     sums = _bin_sum(np.where(valid, values, 0.0), b)
     scale = sigma / b  # the Gaussian on the bin grid
@@ -122,7 +206,8 @@ def local_quadratic(values, valid, sigma, binning=4, ridge=0.05, min_coverage=1e
         part = intercept[chunk]
         part[pick] = solution[:, 0, 0]
         intercept[chunk] = part
-    return _unbin(intercept.reshape(counts.shape), b, (ny, nx))
+    coverage = weight_moments[(0, 0)].reshape(counts.shape) / full_window
+    return intercept.reshape(counts.shape), coverage
 
 
 def _bin_sum(array, b):

@@ -312,8 +312,11 @@ class BGRemBackground:
         exceeds half the noise (and 3 pixels around them: what the network
         leaves of source light in the removed component lies there), then
         again without the pixels more than 4 `background_rms` off the first
-        pass; left-out and masked pixels get the value of the fit around
-        them, those of ``coverage_mask`` get ``fill_value``.  It is not
+        pass.  That pass is also made with a window of 16 pixels, taken
+        where most of the 8-pixel window is left out and the sky shows no
+        structure on that scale (the large holes of bright stars in poor
+        seeing).  Left-out and masked pixels get the value of the fit
+        around them, those of ``coverage_mask`` get ``fill_value``.  It is not
         biased by sources the way a `~photutils.background.Background2D` of
         the data is, and it follows sky structure of a few tens of pixels,
         also under stars.

@@ -330,12 +330,13 @@ class BGRemBackground:
     def _smooth_sky(self):
         return self._sky_leaving_out()
 
-    def _sky_leaving_out(self, left_out=None, fallback=None):
+    def _sky_leaving_out(self, left_out=None, fallback=None, **fit_options):
         """
         The smooth sky, with the pixels of ``left_out`` (bool image) also
         left out of the fit: they get the value of the fit around them, or,
         far from any usable pixel, that of ``fallback`` (by default the
-        64-pixel Background2D of the removed component).
+        64-pixel Background2D of the removed component).  ``fit_options``
+        go to `~bgrem.background._sky.smooth_sky`.
         """
         coarse = self._rms_background2d
         # Pixels where the cleaned image holds source light are left out: the
@@ -345,7 +346,7 @@ class BGRemBackground:
         if left_out is not None:
             sources |= left_out
         sky = smooth_sky(self._removed, coarse.background_rms,
-                         ~(self._stats_mask | self._coverage() | sources))
+                         ~(self._stats_mask | self._coverage() | sources), **fit_options)
         gaps = ~np.isfinite(sky)  # far from any usable pixel
         sky[gaps] = (coarse.background if fallback is None else fallback)[gaps]
         sky[self._coverage()] = self.fill_value

@@ -127,7 +127,7 @@ def test_smooth_sky_widens_its_window_under_large_holes_of_a_smooth_sky():
     # Holes of 18 pixels radius (the bright stars of 4-5 arcsec seeing) in
     # a plane of sky: across them the narrow quadratic fit extrapolates
     # noise, the wide fit that smooth_sky takes there averages it down.
-    from bgrem.background._sky import local_quadratic, smooth_sky
+    from bgrem.background._sky import smooth_sky
 
     yy, xx = np.mgrid[:256, :256].astype(float)
     sky = 5 + 0.02 * xx - 0.01 * yy
@@ -137,7 +137,7 @@ def test_smooth_sky_widens_its_window_under_large_holes_of_a_smooth_sky():
             holes |= (xx - cx) ** 2 + (yy - cy) ** 2 < 18 ** 2
     noisy = sky + np.random.default_rng(0).normal(0, 3.0, sky.shape)
     estimate = smooth_sky(noisy, 3.0, ~holes)
-    narrow = local_quadratic(noisy, ~holes, 8.0)
+    narrow = smooth_sky(noisy, 3.0, ~holes, wide=False)  # the 8-pixel fit alone
 
     def error(fitted):
         return np.sqrt(np.mean((fitted - sky)[holes] ** 2))

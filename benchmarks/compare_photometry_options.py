@@ -34,46 +34,30 @@ Usage::
         --condition default --fields 24
 """
 
-import argparse
 import json
 
 import numpy as np
+from _fields import evaluation_fields, field_parser
 
 
 def main(args=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', default='optical')
-    parser.add_argument('--steps', type=int, default=None)
-    parser.add_argument('--condition', default='default')
-    parser.add_argument('--fields', type=int, default=24)
-    parser.add_argument('--size', type=int, default=512)
-    parser.add_argument('--json', default=None, help='also write the summary here')
-    options = parser.parse_args(args)
+    options = field_parser(__doc__.split('\n\n')[0], steps=True).parse_args(args)
 
     from photutils.psf import MoffatPSF
 
     from bgrem.background import BGRemBackground
-    from bgrem.evaluation import FIELD_CONDITIONS, SubtractedImage, condition_config
-    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
-                                        _isolated_point_sources, _photometry_line,
-                                        _photometry_summary, _true_sky_image, _truth_inside)
+    from bgrem.evaluation import SubtractedImage
+    from bgrem.evaluation.suite import (PHOTOMETRY_THRESHOLDS, _flux_ratios, _photometry_line,
+                                        _photometry_summary, _true_sky_image)
     from bgrem.model.registry import load_model
-    from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
-    offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
-    config = condition_config(options.condition, (options.size, options.size))
     variants = ('unclipped', 'unclipped+apcorr', 'psf', 'psf_on_unclipped',
                 'psf_pixel_centred_moffat', 'data', 'true_sky', 'true_sky+apcorr', 'true_sky+psf')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
-    for i in range(options.fields):
-        field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
-        data = field.observed.astype(float)
-        fwhm = field.seeing_fwhm / field.config.pixel_scale
-        truth = _truth_inside(field)
-        selected = _isolated_point_sources(truth, fwhm, data.shape)
-        radius = max(2.5, 0.5 * fwhm)
+    for field, data, fwhm, truth, selected, radius in evaluation_fields(
+            options.condition, options.fields, options.size):
         bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
         # PSF fits are made on data - smooth_background; without its removed
         # component a SubtractedImage has that image equal to the unclipped one.

@@ -24,48 +24,32 @@ Usage::
     python benchmarks/psf_estimation.py --condition default --fields 3 --size 2048
 """
 
-import argparse
 import json
 import time
 import warnings
 
+from _fields import evaluation_fields, field_parser
+
 
 def main(args=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', default='optical')
-    parser.add_argument('--condition', default='default')
-    parser.add_argument('--fields', type=int, default=3)
-    parser.add_argument('--size', type=int, default=2048)
-    parser.add_argument('--json', default=None, help='also write the results here')
-    options = parser.parse_args(args)
+    options = field_parser(__doc__.split('\n\n')[0], fields=3, size=2048).parse_args(args)
 
     from astropy.utils.exceptions import AstropyUserWarning
 
     from bgrem.background import BGRemBackground
     from bgrem.detection import detect_sources
-    from bgrem.evaluation import FIELD_CONDITIONS, condition_config
-    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
-                                        _isolated_point_sources, _photometry_line,
-                                        _photometry_summary, _true_sky_image,
-                                        _truth_inside)
+    from bgrem.evaluation.suite import (PHOTOMETRY_THRESHOLDS, _flux_ratios, _photometry_line,
+                                        _photometry_summary, _true_sky_image)
     from bgrem.model.registry import load_model
-    from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
-    offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
-    config = condition_config(options.condition, (options.size, options.size))
     variants = ('psf_moffat', 'psf_true', 'kron', 'psf_true_truesky')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
     fits = []
     print(f'{options.condition}: {options.fields} fields of {options.size}^2, model {model.name}')
-    for i in range(options.fields):
-        field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
-        data = field.observed.astype(float)
-        fwhm = field.seeing_fwhm / field.config.pixel_scale
-        truth = _truth_inside(field)
-        selected = _isolated_point_sources(truth, fwhm, data.shape)
-        radius = max(2.5, 0.5 * fwhm)
+    for i, (field, data, fwhm, truth, selected, radius) in enumerate(
+            evaluation_fields(options.condition, options.fields, options.size)):
         bkg = BGRemBackground(data, model, progress_bar=False)
         start = time.perf_counter()
         with warnings.catch_warnings():

@@ -23,35 +23,25 @@ Usage::
     python benchmarks/smooth_sky.py --condition poor_seeing --fields 24
 """
 
-import argparse
 import json
 import warnings
 
+from _fields import evaluation_fields, field_parser
+
 
 def main(args=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', default='optical')
-    parser.add_argument('--condition', default='default')
-    parser.add_argument('--fields', type=int, default=24)
-    parser.add_argument('--size', type=int, default=512)
-    parser.add_argument('--json', default=None, help='also write the results here')
-    options = parser.parse_args(args)
+    options = field_parser(__doc__.split('\n\n')[0]).parse_args(args)
 
     import numpy as np
     from astropy.utils.exceptions import AstropyUserWarning
 
     from bgrem.background import BGRemBackground
-    from bgrem.evaluation import FIELD_CONDITIONS, condition_config
     from bgrem.evaluation.methods import SubtractedImage
-    from bgrem.evaluation.suite import (EVALUATION_SEED, PHOTOMETRY_THRESHOLDS, _flux_ratios,
-                                        _isolated_point_sources, _photometry_line,
-                                        _photometry_summary, _truth_inside)
+    from bgrem.evaluation.suite import (PHOTOMETRY_THRESHOLDS, _flux_ratios, _photometry_line,
+                                        _photometry_summary)
     from bgrem.model.registry import load_model
-    from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
-    offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
-    config = condition_config(options.condition, (options.size, options.size))
     variants = ('shipped', 'narrow', 'true_sky')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
@@ -59,13 +49,8 @@ def main(args=None):
     offsets = {name: [] for name in variants[:2]}
     print(f'{options.condition}: {options.fields} fields of {options.size}^2, '
           f'model {model.name}')
-    for i in range(options.fields):
-        field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
-        data = field.observed.astype(float)
-        fwhm = field.seeing_fwhm / field.config.pixel_scale
-        truth = _truth_inside(field)
-        selected = _isolated_point_sources(truth, fwhm, data.shape)
-        radius = max(2.5, 0.5 * fwhm)
+    for i, (field, data, fwhm, truth, selected, radius) in enumerate(
+            evaluation_fields(options.condition, options.fields, options.size)):
         bkg = BGRemBackground(data, model, progress_bar=False)
         cleaned = np.asarray(bkg.cleaned, float)
         rms = np.asarray(bkg.background_rms, float)

@@ -26,44 +26,34 @@ Usage::
     python benchmarks/extended_flux.py --condition structured_sky --fields 120 --footprints
 """
 
-import argparse
 import json
 
 import numpy as np
+from _fields import evaluation_fields, field_parser
 
 #: Edges of the contrast bins of the breakdown.
 CONTRAST_BINS = (0.0, 0.3, 1.0, 3.0, np.inf)
 
 
 def main(args=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--model', default='optical')
-    parser.add_argument('--steps', type=int, default=None)
-    parser.add_argument('--condition', default='gradients')
-    parser.add_argument('--fields', type=int, default=120)
-    parser.add_argument('--size', type=int, default=512)
+    parser = field_parser(__doc__.split('\n\n')[0], condition='gradients', fields=120,
+                          steps=True)
     parser.add_argument('--footprints', action='store_true',
                         help='also interpolate the sky under the true galaxy ellipses')
-    parser.add_argument('--json', default=None, help='also write the fractions here')
     options = parser.parse_args(args)
 
     from bgrem.background import BGRemBackground
-    from bgrem.evaluation import FIELD_CONDITIONS, condition_config, subtract_background
-    from bgrem.evaluation.suite import (EVALUATION_SEED, _bootstrap_interval, _extended_flux,
-                                        _large_galaxy_apertures, _truth_inside)
+    from bgrem.evaluation import subtract_background
+    from bgrem.evaluation.suite import (_bootstrap_interval, _extended_flux,
+                                        _large_galaxy_apertures)
     from bgrem.model.registry import load_model
-    from bgrem.simulate import simulate_optical_field
 
     model = load_model(options.model)
-    offset = 10000 * list(FIELD_CONDITIONS).index(options.condition)
-    config = condition_config(options.condition, (options.size, options.size))
     names = ['bgrem', 'background2d'] + (['bgrem_footprints'] if options.footprints else [])
     kept = {name: [] for name in names}
     contrast = []
-    for i in range(options.fields):
-        field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
-        data = field.observed.astype(float)
-        truth = _truth_inside(field)
+    for field, data, _, truth, _, _ in evaluation_fields(options.condition, options.fields,
+                                                         options.size):
         bkg = BGRemBackground(data, model, diffusion_steps=options.steps)
         images = {'bgrem': np.asarray(bkg.unclipped, float),
                   'background2d': subtract_background(data, 'background2d').unclipped}

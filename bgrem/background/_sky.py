@@ -110,18 +110,27 @@ def smooth_sky(removed, rms, valid, sigma=8.0, clip=4.0, binning=4, ridge=0.05, 
     sky = local_quadratic(removed, use, sigma, binning, ridge)
     with np.errstate(invalid='ignore'):
         use &= ~(np.abs(removed - sky) > clip * rms)
-    b = int(binning)
-    narrow, coverage = _binned_local_quadratic(removed, use, sigma, b, ridge)
     if not wide:
-        return _unbin(narrow, b, removed.shape)
-    wide_fit = _unbin(_binned_local_quadratic(removed, use, _WIDE * sigma, _WIDE * b, ridge)[0],
-                      _WIDE, narrow.shape)
+        return local_quadratic(removed, use, sigma, binning, ridge)
+    b = int(binning)
+    narrow, coverage, wide_fit = _narrow_and_wide_fits(removed, use, sigma, b, ridge)
     binned_rms = np.sqrt(_bin_sum(rms ** 2, b) / _bin_sum(np.ones(rms.shape), b))
     weight = _narrow_weight(narrow, wide_fit, coverage, binned_rms, sigma / b,
                             _noise_difference(sigma, b, ridge))
     both = (np.where(np.isfinite(narrow), narrow, wide_fit),
             np.where(np.isfinite(wide_fit), wide_fit, narrow))
     return _unbin(weight * both[0] + (1 - weight) * both[1], b, removed.shape)
+
+
+def _narrow_and_wide_fits(values, valid, sigma, b, ridge):
+    """
+    The narrow fit on ``b`` x ``b`` bins and the valid fraction of its
+    window, and the wide fit (twice the window on twice the bins)
+    interpolated to the same bins.
+    """
+    narrow, coverage = _binned_local_quadratic(values, valid, sigma, b, ridge)
+    wide = _binned_local_quadratic(values, valid, _WIDE * sigma, _WIDE * b, ridge)[0]
+    return narrow, coverage, _unbin(wide, _WIDE, narrow.shape)
 
 
 def _narrow_weight(narrow, wide, coverage, rms, scale, noise_difference):
@@ -154,10 +163,8 @@ def _noise_difference(sigma, binning, ridge):
     margin = int(np.ceil(8 * _WIDE * sigma / binning))  # bins
     size = binning * (2 * margin + 128)
     noise = np.random.default_rng(0).normal(size=(size, size))
-    valid = np.ones(noise.shape, bool)
-    narrow = _binned_local_quadratic(noise, valid, sigma, binning, ridge)[0]
-    wide = _unbin(_binned_local_quadratic(noise, valid, _WIDE * sigma, _WIDE * binning,
-                                          ridge)[0], _WIDE, narrow.shape)
+    narrow, _, wide = _narrow_and_wide_fits(noise, np.ones(noise.shape, bool), sigma, binning,
+                                            ridge)
     inner = np.s_[margin:-margin, margin:-margin]
     return float(np.mean((narrow - wide)[inner] ** 2))
 

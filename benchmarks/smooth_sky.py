@@ -55,6 +55,7 @@ def main(args=None):
         cleaned = np.asarray(bkg.cleaned, float)
         rms = np.asarray(bkg.background_rms, float)
         true_sky = field.sky.astype(float)
+        psf = field.psf_model()
         skies = {'shipped': np.asarray(bkg.smooth_background, float),
                  'narrow': bkg._sky_leaving_out(wide=False),
                  'true_sky': true_sky}
@@ -68,15 +69,15 @@ def main(args=None):
                 warnings.simplefilter('ignore', AstropyUserWarning)
                 measured = _flux_ratios(image, PHOTOMETRY_THRESHOLDS['bgrem'], truth, selected,
                                         radius, flux_columns=('psf_flux',),
-                                        psf_model=field.psf_model())['psf_flux']
+                                        psf_model=psf)['psf_flux']
             ratios[name] += measured['ratio']
             snrs[name] += measured['snr']
         print(f'  field {i}: FWHM {fwhm:.1f} pixels', flush=True)
 
+    sky_error_rms = {name: float(np.sqrt(np.mean(squares[name]))) for name in squares}
     print('smooth sky minus true sky (noise sigma): RMS, mean')
     for name in squares:
-        print(f'  {name:12s}  {np.sqrt(np.mean(squares[name])):.3f}  '
-              f'{np.mean(offsets[name]):+.4f}')
+        print(f'  {name:12s}  {sky_error_rms[name]:.3f}  {np.mean(offsets[name]):+.4f}')
     print('PSF fit (true PSF), S/N > 20: median F/F_true, median |F/F_true - 1| '
           '[16-84% bootstrap], n')
     summary = {name: _photometry_summary(ratios[name], snrs[name]) for name in variants}
@@ -85,8 +86,7 @@ def main(args=None):
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'summary': summary,
-                       'sky_error_rms': {k: float(np.sqrt(np.mean(v)))
-                                         for k, v in squares.items()}}, stream, indent=1)
+                       'sky_error_rms': sky_error_rms}, stream, indent=1)
 
 
 if __name__ == '__main__':

@@ -15,11 +15,11 @@ its best plane, in a box of three times the ellipse's major axis).  Where
 the contrast is well below 1 the galaxy is a bump of the sky's own size and
 height, which no method can tell from the sky on one image.
 
-``--footprints`` adds ``bgrem_footprints``: bgrem's output, except under the
-true ellipses of the large galaxies, where the sky is interpolated
-(biharmonic inpainting of bgrem's smooth sky from around them) instead of
-taken from the network -- what knowing where the galaxies are (from a
-catalogue or a deeper image) would give.
+``--footprints`` adds ``bgrem_footprints``: bgrem with the true ellipses of
+the large galaxies as its ``source_mask``, where the sky is interpolated
+(biharmonic) from bgrem's smooth sky around them instead of taken from the
+network -- what knowing where the galaxies are (from a catalogue or a
+deeper image) gives.
 
 Usage::
 
@@ -59,7 +59,9 @@ def main(args=None):
                   'background2d': subtract_background(data, 'background2d').unclipped}
         apertures = [aperture for _, aperture in _large_galaxy_apertures(truth, data.shape)]
         if options.footprints:
-            images['bgrem_footprints'] = data - _sky_under_footprints(bkg, apertures)
+            known = BGRemBackground(data, model, diffusion_steps=options.steps,
+                                    source_mask=_footprints(apertures, data.shape))
+            images['bgrem_footprints'] = np.asarray(known.unclipped, float)
         sources = field.sources.astype(float)
         fractions = _extended_flux(images, truth, sources)
         for name in names:
@@ -124,19 +126,12 @@ def _contrast(aperture, sources, sky):
     return float(brightness / structure) if structure > 0 else np.inf
 
 
-def _sky_under_footprints(bkg, apertures):
-    """bgrem's removed component, with the sky under ``apertures`` inpainted."""
-    from skimage.restoration import inpaint_biharmonic
-
-    removed = bkg._removed
-    footprints = np.zeros(removed.shape, bool)
+def _footprints(apertures, shape):
+    """The pixels inside ``apertures`` (pixel centres), as a boolean image."""
+    footprints = np.zeros(shape, bool)
     for aperture in apertures:
-        footprints |= aperture.to_mask(method='center').to_image(removed.shape).astype(bool)
-    if not footprints.any():
-        return removed
-    sky = bkg._sky_leaving_out(footprints, fallback=bkg._smooth_sky)
-    inpainted = inpaint_biharmonic(np.where(footprints, 0.0, sky), footprints)
-    return np.where(footprints, inpainted, removed)
+        footprints |= aperture.to_mask(method='center').to_image(shape).astype(bool)
+    return footprints
 
 
 if __name__ == '__main__':

@@ -187,3 +187,43 @@ def test_simulate_broad_writes_a_mixture_and_refuses_gamma(tmp_path, capsys):
     assert all(c['shape'] == [64, 64] for c in configs)
     assert main(['simulate', '--broad', '--gamma', '-o', str(tmp_path / 'g.h5')]) == 1
     assert '--broad' in capsys.readouterr().err
+
+
+def test_remove_keeps_the_light_under_source_regions(fits_image, tmp_path, tiny_model_path,
+                                                     capsys):
+    from regions import CirclePixelRegion, CircleSkyRegion, PixCoord, Regions
+
+    from bgrem.io import read_fits_image
+
+    wcs = read_fits_image(fits_image).wcs
+    circle = CirclePixelRegion(PixCoord(30.0, 40.0), 12.0)
+    sky_circle = CirclePixelRegion(PixCoord(60.0, 90.0), 8.0).to_sky(wcs)
+    assert isinstance(sky_circle, CircleSkyRegion)
+    region_file = tmp_path / 'galaxies.reg'
+    Regions([circle, sky_circle]).write(region_file, format='ds9')
+    plain, kept = tmp_path / 'plain.fits', tmp_path / 'kept.fits'
+    common = ['--model', str(tiny_model_path), '--steps', '1', '--no-clip', '-q']
+    assert main(['remove', str(fits_image), '-o', str(plain)] + common) == 0
+    assert main(['remove', str(fits_image), '-o', str(kept), '--source-regions',
+                 str(region_file)] + common) == 0
+    # the regions as written to the file (DS9 rounds the numbers)
+    inside = np.zeros((120, 90), bool)
+    for region in Regions.read(region_file, format='ds9'):
+        if isinstance(region, CircleSkyRegion):
+            region = region.to_pixel(wcs)
+        inside |= region.to_mask(mode='center').to_image((120, 90), dtype=bool)
+    assert inside[40, 30] and inside[90, 60] and inside.sum() > 600
+    before, after = fits.getdata(plain), fits.getdata(kept)
+    np.testing.assert_array_equal(after[~inside], before[~inside])
+    assert not np.allclose(after[inside], before[inside])
+    assert fits.getheader(kept)['BGRSMASK'] == inside.sum()
+    assert fits.getheader(plain)['BGRSMASK'] == 0
+
+    (tmp_path / 'empty.reg').write_text('# Region file format: DS9\n')
+    (tmp_path / 'table.csv').write_text('a,b\n1,2\n')
+    for name, message in (('empty.reg', 'no region'), ('table.csv', 'not a region file'),
+                          ('missing.reg', 'no such file')):
+        assert main(['remove', str(fits_image), '-o', str(tmp_path / 'x.fits'),
+                     '--source-regions', str(tmp_path / name)] + common) == 1
+        error = capsys.readouterr().err
+        assert message in error.lower() and len(error.strip().splitlines()) == 1, error

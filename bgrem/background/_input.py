@@ -22,6 +22,7 @@ class ImageInput:
     nonfinite: np.ndarray       # bool: NaN/inf pixels outside the coverage mask
     wcs: object = None
     meta: dict = dataclasses.field(default_factory=dict)
+    source_mask: np.ndarray = None  # bool or None: pixels whose light is all kept
 
     @property
     def invalid(self):
@@ -31,15 +32,19 @@ class ImageInput:
         return self.nonfinite | self.coverage_mask
 
 
-def read_input(data, mask=None, coverage_mask=None):
+def read_input(data, mask=None, coverage_mask=None, source_mask=None):
     """
     Validate ``data`` and its masks; the caller's arrays are never modified.
+
+    ``source_mask`` may also be regions (see `regions_mask`), placed with
+    the WCS of an NDData ``data``.
 
     Raises
     ------
     TypeError, ValueError
-        For input that is not a 2-D real image, masks of the wrong shape, or
-        an image without a single usable pixel.
+        For input that is not a 2-D real image, masks of the wrong shape,
+        sky regions without a celestial WCS, or an image without a single
+        usable pixel.
     """
     wcs, meta, unit = None, {}, None
     masks = []
@@ -83,7 +88,11 @@ def read_input(data, mask=None, coverage_mask=None):
         warnings.warn(f'Input data contains {np.count_nonzero(nonfinite & ~already_masked)} '
                       'unmasked non-finite values (NaN or inf), which were automatically '
                       'masked; they stay NaN in the outputs.', AstropyUserWarning)
-    image = ImageInput(array, unit, user_mask, coverage_mask, nonfinite, wcs, meta)
+    if source_mask is not None:
+        source_mask = (regions_mask(source_mask, array.shape, wcs) if _is_regions(source_mask)
+                       else _check_mask(source_mask, array.shape, 'source_mask'))
+    image = ImageInput(array, unit, user_mask, coverage_mask, nonfinite, wcs, meta,
+                       source_mask)
     if np.all(image.invalid | user_mask):
         raise ValueError('all pixels are masked, non-finite or outside the coverage: '
                          'nothing to work on')
@@ -95,3 +104,55 @@ def _check_mask(mask, shape, name):
     if mask.shape != shape:
         raise ValueError(f'{name} shape {mask.shape} does not match data shape {shape}')
     return mask.astype(bool, copy=True)
+
+
+def _is_regions(value):
+    from regions import Region, Regions
+
+    return isinstance(value, (Region, Regions)) or (
+        isinstance(value, (list, tuple)) and len(value) > 0
+        and all(isinstance(item, Region) for item in value))
+
+
+def regions_mask(regions, shape, wcs=None):
+    """
+    The pixels inside ``regions``, as a boolean image.
+
+    Parameters
+    ----------
+    regions : `regions.Region`, `regions.Regions` or list of `regions.Region`
+        Pixel or sky regions (e.g. read from a DS9 file with
+        `regions.Regions.read`); a pixel is inside if its centre is.
+    shape : tuple of int
+        Shape of the image.
+    wcs : `~astropy.wcs.WCS`, optional
+        Celestial WCS of the image; needed for sky regions.
+
+    Returns
+    -------
+    mask : `~numpy.ndarray` of bool
+
+    Raises
+    ------
+    ValueError
+        For sky regions without a celestial WCS.
+    """
+    from regions import PixelRegion, Region
+
+    if isinstance(regions, Region):
+        regions = [regions]
+    mask = np.zeros(shape, bool)
+    for region in regions:
+        if not isinstance(region, PixelRegion):
+            if wcs is None or not getattr(wcs, 'has_celestial', False):
+                raise ValueError(f'sky region {region!r} needs a celestial WCS to be placed '
+                                 'on the image: give the data as NDData with a WCS, or '
+                                 'pixel regions')
+            region = region.to_pixel(wcs)
+        region_mask = region.to_mask(mode='center')
+        if region_mask is None:  # entirely off the image
+            continue
+        image = region_mask.to_image(shape, dtype=bool)
+        if image is not None:
+            mask |= image
+    return mask

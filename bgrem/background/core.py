@@ -16,6 +16,7 @@ from ..model.normalization import (estimate_normalization, fit_sky_plane, masked
                                    poisson_normalization)
 from ..model.registry import DEFAULT_MODEL, load_model
 from ._input import read_input
+from ._kept import smooth_within, sky_under
 from ._sky import smooth_sky
 
 __all__ = ['BGRemBackground']
@@ -79,6 +80,19 @@ class BGRemBackground:
     coverage_mask : array_like of bool, optional
         `True` marks pixels outside the survey coverage.  They are left out
         of everything and set to ``fill_value`` in every output.
+    source_mask : array_like of bool or regions, optional
+        `True` marks pixels of sources whose light must all be kept, such
+        as the outlines of large galaxies known from a catalogue or a
+        deeper image.  `regions.Regions` (e.g. read from a DS9 file with
+        `regions.Regions.read`) are accepted too; sky regions are placed
+        with the WCS of an `~astropy.nddata.NDData` input.  The network
+        takes faint extended light of the size of the sky's own structure
+        in part for sky; under these pixels the sky is instead interpolated
+        from the smooth sky around them (biharmonic), and what the network
+        removed above it, smoothed by a Gaussian of 4 pixels within the mask
+        (its noise stays in `background`), goes back to `cleaned` and
+        `unclipped`.  Outside the mask `cleaned` and `unclipped` do not
+        change.  See :ref:`known-outlines` for what this gains.
     fill_value : float, optional
         Value of the outputs under ``coverage_mask``.
     clip_negative : bool, optional
@@ -116,8 +130,9 @@ class BGRemBackground:
     sky_plane : `~numpy.ndarray` or None
         The plane subtracted before the network with ``median='plane'``
         (float32, data units); None otherwise.
-    mask, coverage_mask : `~numpy.ndarray` or None
-        The masks used (``mask`` includes NDData and MaskedArray masks).
+    mask, coverage_mask, source_mask : `~numpy.ndarray` or None
+        The masks used (``mask`` includes NDData and MaskedArray masks;
+        ``source_mask`` is a boolean image also when regions were given).
     unit : `~astropy.units.Unit` or None
         The unit of the input, applied to every output image.
     wcs, meta : object, dict
@@ -161,9 +176,9 @@ class BGRemBackground:
 
     def __init__(self, data, model=DEFAULT_MODEL, *, diffusion_steps=None,
                  normalization='auto', median=None, mask=None, coverage_mask=None,
-                 fill_value=0.0, clip_negative=True, tile_size=None, keep_size=None,
-                 batch_size=4, progress_bar=False):
-        image = read_input(data, mask, coverage_mask)
+                 source_mask=None, fill_value=0.0, clip_negative=True, tile_size=None,
+                 keep_size=None, batch_size=4, progress_bar=False):
+        image = read_input(data, mask, coverage_mask, source_mask)
         self.model = load_model(model)
         card = self.model.card
         self.diffusion_steps = (card.default_steps if diffusion_steps is None
@@ -179,6 +194,7 @@ class BGRemBackground:
 
         self.mask = image.mask
         self.coverage_mask = image.coverage_mask
+        self.source_mask = image.source_mask
         self.fill_value = float(fill_value)
         self.clip_negative = bool(clip_negative)
         self.unit = image.unit
@@ -218,13 +234,34 @@ class BGRemBackground:
                                 tile_median=median_mode == 'tile', progress_bar=progress_bar)
         del work
         unclipped /= scale
+        self._set_outputs(image.data, unclipped)
+        if self.source_mask is not None and self.source_mask.any():
+            self._keep_source_light(image.data)
+
+    def _set_outputs(self, data, unclipped):
+        """Set the output images from the data and the unclipped image."""
         cleaned = np.maximum(unclipped, 0) if self.clip_negative else unclipped
-        background = image.data - cleaned
+        background = data - cleaned
         for array in (unclipped, cleaned, background):
-            array[image.nonfinite] = np.nan
-            if image.coverage_mask is not None:
-                array[image.coverage_mask] = self.fill_value
+            array[self._nonfinite] = np.nan
+            array[self._coverage()] = self.fill_value
         self._unclipped, self._cleaned, self._background = unclipped, cleaned, background
+
+    def _keep_source_light(self, data):
+        """
+        Give back to the sources under ``source_mask`` what the network
+        removed above the sky interpolated from around them.
+        """
+        holes = self.source_mask & ~self._coverage()
+        sky = sky_under(self._sky_leaving_out(holes), holes, unusable=self.coverage_mask)
+        sky[self._coverage()] = self.fill_value
+        inside = holes & ~self._nonfinite
+        light = smooth_within(self._removed - sky, inside).astype(np.float32)
+        self._set_outputs(data, self._unclipped + light)
+        # The sky under the holes is the interpolated one; the noise map is
+        # remade from the new removed component.
+        self._smooth_sky = sky
+        self.__dict__.pop('_rms_background2d', None)
 
     def __repr__(self):
         return (f'<BGRemBackground shape={self._cleaned.shape} model={self.model.name!r} '
@@ -288,7 +325,7 @@ class BGRemBackground:
 
     def _coverage(self):
         if self.coverage_mask is None:
-            return np.zeros(self._background.shape, bool)
+            return np.zeros(self._nonfinite.shape, bool)
         return self.coverage_mask
 
     @property
@@ -319,7 +356,8 @@ class BGRemBackground:
         around them, those of ``coverage_mask`` get ``fill_value``.  It is not
         biased by sources the way a `~photutils.background.Background2D` of
         the data is, and it follows sky structure of a few tens of pixels,
-        also under stars.
+        also under stars.  Under ``source_mask`` it is the sky interpolated
+        from around the mask.
         ``data - smooth_background`` keeps the noise of the data and the
         full flux of every source; PSF fits are made on it (see
         `~bgrem.detect_sources`).
@@ -330,13 +368,13 @@ class BGRemBackground:
     def _smooth_sky(self):
         return self._sky_leaving_out()
 
-    def _sky_leaving_out(self, left_out=None, fallback=None, **fit_options):
+    def _sky_leaving_out(self, left_out=None, **fit_options):
         """
         The smooth sky, with the pixels of ``left_out`` (bool image) also
         left out of the fit: they get the value of the fit around them, or,
-        far from any usable pixel, that of ``fallback`` (by default the
-        64-pixel Background2D of the removed component).  ``fit_options``
-        go to `~bgrem.background._sky.smooth_sky`.
+        far from any usable pixel, that of the 64-pixel Background2D of the
+        removed component.  ``fit_options`` go to
+        `~bgrem.background._sky.smooth_sky`.
         """
         coarse = self._rms_background2d
         # Pixels where the cleaned image holds source light are left out: the
@@ -348,7 +386,7 @@ class BGRemBackground:
         sky = smooth_sky(self._removed, coarse.background_rms,
                          ~(self._stats_mask | self._coverage() | sources), **fit_options)
         gaps = ~np.isfinite(sky)  # far from any usable pixel
-        sky[gaps] = (coarse.background if fallback is None else fallback)[gaps]
+        sky[gaps] = coarse.background[gaps]
         sky[self._coverage()] = self.fill_value
         return sky
 
@@ -381,6 +419,8 @@ class BGRemBackground:
             'BGRMED': (self.median, 'bgrem global median of the data (data unit)'),
             'BGRMEDMO': (self.median_mode, 'bgrem level subtracted: global, tile, plane'),
             'BGRCLIP': (self.clip_negative, 'bgrem clipped negative pixels of CLEANED'),
+            'BGRSMASK': (0 if self.source_mask is None else int(np.count_nonzero(self.source_mask)),
+                         'bgrem pixels whose light was all kept'),
             'BGRVERS': (__version__, 'bgrem version'),
         }
 

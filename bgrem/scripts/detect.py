@@ -1,6 +1,6 @@
 """``bgrem detect``: a source catalogue from a FITS image."""
 
-from .remove import add_image_and_model_arguments, read_image
+from .remove import add_image_and_model_arguments, read_image, read_source_mask
 
 __all__ = ['add_parser', 'read_psf', 'run']
 
@@ -68,7 +68,8 @@ def run(options):
         photometry_on=options.photometry_on, aperture_radius=options.aperture_radius,
         psf_model=psf_model,
         model=options.model or DEFAULT_MODEL, diffusion_steps=options.steps,
-        normalization=options.normalization, progress_bar=not options.quiet)
+        normalization=options.normalization, source_mask=read_source_mask(options, image),
+        progress_bar=not options.quiet)
     write_catalog(catalog, options.output, overwrite=options.overwrite)
     if options.regions:
         write_regions(catalog, options.regions, overwrite=options.overwrite)

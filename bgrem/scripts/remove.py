@@ -2,7 +2,7 @@
 
 import argparse
 
-__all__ = ['add_image_and_model_arguments', 'add_parser', 'read_image', 'run']
+__all__ = ['add_image_and_model_arguments', 'add_parser', 'read_image', 'read_source_mask', 'run']
 
 
 def _normalization(text):
@@ -36,6 +36,10 @@ def add_image_and_model_arguments(parser):
                         help="diffusion steps (default: the model's)")
     parser.add_argument('--normalization', type=_normalization, default='auto',
                         help="'auto' or the factor making the noise std 1 (default: auto)")
+    parser.add_argument('--source-regions', default=None, metavar='REGIONS.reg',
+                        help='region file (DS9, CRTF, FITS) of sources whose light must all '
+                             'be kept, e.g. large galaxies from a catalogue: the sky under '
+                             'them is interpolated from around them')
 
 
 def read_image(options):
@@ -48,6 +52,30 @@ def read_image(options):
     if not np.any(np.isfinite(image.data)):
         raise ValueError(f'{options.input}: the image has no finite pixel')
     return image
+
+
+def read_source_mask(options, image):
+    """
+    The pixels inside the regions of ``--source-regions`` (sky regions
+    placed with the image's WCS), or None without that option.
+    """
+    if options.source_regions is None:
+        return None
+    from regions import Regions
+
+    from ..background._input import regions_mask
+
+    path = options.source_regions
+    try:
+        regions = Regions.read(path)
+    except OSError:
+        raise
+    except Exception as error:  # the registry's and the parsers' own errors
+        first_line = str(error).splitlines()[0]
+        raise ValueError(f'{path}: not a region file regions can read ({first_line})') from None
+    if len(regions) == 0:
+        raise ValueError(f'{path}: no region found in the file')
+    return regions_mask(regions, image.data.shape, image.wcs)
 
 
 def add_parser(commands):
@@ -88,6 +116,7 @@ def run(options):
     bkg = BGRemBackground(image.data, options.model or DEFAULT_MODEL,
                           diffusion_steps=options.steps, normalization=options.normalization,
                           median=options.median, clip_negative=not options.no_clip,
+                          source_mask=read_source_mask(options, image),
                           batch_size=options.batch_size, progress_bar=not options.quiet)
     header = image.header.copy()
     header.update(bkg.provenance())

@@ -227,3 +227,15 @@ def test_remove_keeps_the_light_under_source_regions(fits_image, tmp_path, tiny_
                      '--source-regions', str(tmp_path / name)] + common) == 1
         error = capsys.readouterr().err
         assert message in error.lower() and len(error.strip().splitlines()) == 1, error
+
+
+def test_detect_takes_source_regions(fits_image, tmp_path, tiny_model_path):
+    from regions import CirclePixelRegion, PixCoord, Regions
+
+    region_file = tmp_path / 'galaxy.reg'
+    Regions([CirclePixelRegion(PixCoord(45.0, 60.0), 15.0)]).write(region_file, format='ds9')
+    segmentation = tmp_path / 'seg.fits'
+    assert main(['detect', str(fits_image), '-o', str(tmp_path / 'cat.ecsv'), '--model',
+                 str(tiny_model_path), '--steps', '1', '--segmentation', str(segmentation),
+                 '--source-regions', str(region_file), '-q']) == 0
+    assert 650 < fits.getheader(segmentation)['BGRSMASK'] < 760  # pi 15^2 = 707

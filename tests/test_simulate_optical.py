@@ -181,6 +181,34 @@ def test_psf_model_reproduces_the_stars():
         sim.psf_model(oversampling=0)
 
 
+def test_kolmogorov_and_elliptical_psfs():
+    # An elliptical Kolmogorov PSF: the stars match the field's psf_model,
+    # their second moments are elongated as asked, and the wings are wider
+    # than those of a Moffat of the same FWHM.
+    config = OpticalFieldConfig(shape=(192, 256), star_density=1.5, galaxy_density=0.0,
+                                star_mag_range=(15.0, 16.0), seeing_fwhm_range=(1.5, 1.5),
+                                psf_profile='kolmogorov', psf_ellipticity_range=(0.2, 0.2))
+    half = 20
+    sim, star = _find_isolated(config, half, 'star')
+    assert sim.params['psf_ellipticity'] == 0.2
+    box, ix, iy = _box(sim.sources, star, half)
+    yy, xx = np.mgrid[iy - half:iy + half + 1, ix - half:ix + half + 1]
+    flux, x, y = star['flux'].to_value(u.adu), star['x'].value, star['y'].value
+    psf = sim.psf_model()
+    psf.x_0, psf.y_0, psf.flux = x, y, flux
+    assert np.abs(psf(xx, yy) - box).max() < 1e-3 * box.max()
+    dx, dy = xx - x, yy - y
+    moments = np.array([[(box * dx * dx).sum(), (box * dx * dy).sum()],
+                        [(box * dx * dy).sum(), (box * dy * dy).sum()]]) / box.sum()
+    minor, major = np.sqrt(np.linalg.eigvalsh(moments))
+    assert minor / major == pytest.approx(0.8, abs=0.03)
+    # Kolmogorov: 1.6% of the light beyond 3 FWHM; a Moffat of beta 3: 0.9%
+    fwhm = sim.seeing_fwhm / config.pixel_scale
+    assert box[np.hypot(dx, dy) > 3 * fwhm].sum() / flux > 0.012
+    with pytest.raises(ValueError, match='psf_profile'):
+        OpticalFieldConfig(psf_profile='airy')
+
+
 def test_galaxy_flux_conserved():
     config = OpticalFieldConfig(shape=(256, 256), star_density=0.0, galaxy_density=2.0,
                                 galaxy_hlr_range=(0.5, 1.5), ellipticity_range=(0.0, 0.3),

@@ -48,6 +48,13 @@ _SERSIC_N_STEP = 0.05
 _SERSIC_N_LIMITS = (0.3, 6.2)
 # Accuracy of the FFT drawing (fraction of flux allowed to fold/alias).
 _FOLDING_THRESHOLD = 1e-3
+#: PSF radial profiles the simulator draws.
+_PSF_PROFILES = ('moffat', 'kolmogorov')
+#: The stamps of a Kolmogorov PSF are sized as for a Moffat of this beta,
+#: whose wings hold about as much flux as its or more at 5-15 FWHM (GalSim: the
+#: Kolmogorov profile leaves 0.64%, 0.20% and 0.10% outside 5, 10 and 15
+#: FWHM; this Moffat 1.3%, 0.25% and 0.09%).
+_KOLMOGOROV_WING_BETA = 2.2
 
 _ARCSEC2_PER_ARCMIN2 = 3600.0
 
@@ -145,6 +152,13 @@ class OpticalFieldConfig:
         field).
     moffat_beta_range : tuple of float
         Range of the Moffat ``beta`` of the PSF (one value per field; > 1.1).
+    psf_profile : {'moffat', 'kolmogorov'}
+        Radial profile of the PSF: a Moffat of the drawn FWHM and beta, or
+        the long-exposure atmospheric (Kolmogorov) profile of the drawn FWHM,
+        whose wings fall as r^(-11/3), slower than any of these Moffats.
+    psf_ellipticity_range : tuple of float
+        Range of the ellipticity ``1 - b/a`` of the PSF (one value per field,
+        at a random position angle; 0 gives a round PSF).
     gain : float
         Detector gain in electrons per ADU (``ADU = electrons / gain``).
     read_noise : float
@@ -236,6 +250,8 @@ class OpticalFieldConfig:
     pixel_scale: float = 0.56
     seeing_fwhm_range: tuple = (1.5, 3.5)
     moffat_beta_range: tuple = (2.5, 4.5)
+    psf_profile: str = 'moffat'
+    psf_ellipticity_range: tuple = (0.0, 0.0)
     gain: float = 1.0
     read_noise: float = 10.0
     dark_current: float = 1.0
@@ -277,6 +293,12 @@ class OpticalFieldConfig:
                                            lower=0.0, lower_open=True))
         put('moffat_beta_range', _as_range('moffat_beta_range', self.moffat_beta_range,
                                            lower=1.1, lower_open=True))
+        if self.psf_profile not in _PSF_PROFILES:
+            raise ValueError(f'psf_profile must be one of {_PSF_PROFILES}, '
+                             f'got {self.psf_profile!r}')
+        put('psf_ellipticity_range', _as_range('psf_ellipticity_range',
+                                               self.psf_ellipticity_range,
+                                               lower=0.0, upper=0.5))
         put('gain', _as_float('gain', self.gain, lower=0.0, lower_open=True))
         put('read_noise', _as_float('read_noise', self.read_noise, lower=0.0))
         put('dark_current', _as_float('dark_current', self.dark_current, lower=0.0))
@@ -404,7 +426,8 @@ class SimulatedField:
     wcs : astropy.wcs.WCS
         Celestial TAN WCS (north up, east left) at a random position.
     params : dict
-        Other values drawn for this field: ``moffat_beta``, ``sky_level``
+        Other values drawn for this field: ``moffat_beta`` (unused by a
+        Kolmogorov PSF), ``psf_ellipticity``, ``psf_angle`` (deg), ``sky_level``
         (e-/pixel), ``sky_gradient`` (fraction), ``sky_gradient_angle``
         (deg), ``structure_amplitude`` (fraction), ``n_stars``,
         ``n_galaxies``, ``n_large_galaxies``.
@@ -436,7 +459,7 @@ class SimulatedField:
         """
         The point-spread function of this field as a photutils model.
 
-        The field's Moffat PSF convolved with the pixel (as the stars were
+        The field's PSF convolved with the pixel (as the stars were
         drawn), sampled ``oversampling`` times per pixel: fitting it gives
         unbiased fluxes, where a `~photutils.psf.MoffatPSF` of the same
         FWHM and beta, sampled at pixel centres, is about 2% too peaked at
@@ -469,8 +492,8 @@ class SimulatedField:
         radius = (int(math.ceil(5 * fwhm_pix)) if radius is None
                   else _as_int('radius', radius, lower=1))
         scale = self.config.pixel_scale
-        pixel_response = galsim.Convolve(_field_psf(galsim, self.seeing_fwhm,
-                                                    self.params['moffat_beta']),
+        pixel_response = galsim.Convolve(_field_psf(galsim, self.config, self.seeing_fwhm,
+                                                    self.params),
                                          galsim.Pixel(scale))
         n = 2 * radius * oversampling + 1
         samples = pixel_response.drawImage(nx=n, ny=n, scale=scale / oversampling,
@@ -582,10 +605,25 @@ def _random_wcs(rng, config):
     return wcs
 
 
-def _field_psf(galsim, fwhm, beta):
-    """The GalSim Moffat PSF of a field (FWHM in arcsec), before the pixel."""
-    return galsim.Moffat(beta=beta, fwhm=fwhm,
-                         gsparams=galsim.GSParams(folding_threshold=_FOLDING_THRESHOLD))
+def _field_psf(galsim, config, fwhm, params):
+    """
+    The GalSim PSF of a field (FWHM in arcsec; ``params`` with
+    ``moffat_beta``, ``psf_ellipticity`` and ``psf_angle``), before the pixel.
+    """
+    gsparams = galsim.GSParams(folding_threshold=_FOLDING_THRESHOLD)
+    if config.psf_profile == 'kolmogorov':
+        psf = galsim.Kolmogorov(fwhm=fwhm, gsparams=gsparams)
+    else:
+        psf = galsim.Moffat(beta=params['moffat_beta'], fwhm=fwhm, gsparams=gsparams)
+    ellipticity = params.get('psf_ellipticity', 0.0)
+    if ellipticity > 0:
+        psf = psf.shear(q=1.0 - ellipticity, beta=params['psf_angle'] * galsim.degrees)
+    return psf
+
+
+def _wing_beta(config, beta):
+    """The Moffat beta whose wings bound those of the field's PSF (stamp sizes)."""
+    return _KOLMOGOROV_WING_BETA if config.psf_profile == 'kolmogorov' else beta
 
 
 def _draw_objects(galsim, config, objects, psf, beta, fwhm_pix):
@@ -778,11 +816,13 @@ def simulate_optical_field(config=None, *, seed=None):
     # PSF of this field.
     fwhm = float(rng_field.uniform(*config.seeing_fwhm_range))
     beta = float(rng_field.uniform(*config.moffat_beta_range))
-    psf = _field_psf(galsim, fwhm, beta)
+    psf_shape = {'psf_ellipticity': float(rng_field.uniform(*config.psf_ellipticity_range)),
+                 'psf_angle': float(rng_field.uniform(0.0, 180.0))}
+    psf = _field_psf(galsim, config, fwhm, {'moffat_beta': beta, **psf_shape})
 
     # Objects.
     objects, n_stars, n_gals, n_large = _make_objects(rng_stars, rng_gals, config)
-    sources_e, cores = _draw_objects(galsim, config, objects, psf, beta,
+    sources_e, cores = _draw_objects(galsim, config, objects, psf, _wing_beta(config, beta),
                                      fwhm / config.pixel_scale)
 
     # Sky and noise, in electrons.
@@ -806,7 +846,7 @@ def simulate_optical_field(config=None, *, seed=None):
 
     wcs = _random_wcs(rng_wcs, config)
     catalog = _build_catalog(objects, cores, saturated, wcs, config)
-    params = {'moffat_beta': beta, 'n_stars': n_stars, 'n_galaxies': n_gals,
+    params = {'moffat_beta': beta, **psf_shape, 'n_stars': n_stars, 'n_galaxies': n_gals,
               'n_large_galaxies': n_large, **sky_params}
     catalog.meta.update({'seed': seed, 'seeing_fwhm': fwhm, **params})
     return SimulatedField(observed=observed, sources=sources, background=background, sky=sky,

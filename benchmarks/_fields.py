@@ -15,10 +15,12 @@ EvaluationField = namedtuple('EvaluationField',
                              'field data fwhm truth selected radius')
 
 
-def field_parser(description, *, condition='default', fields=24, size=512, steps=False):
+def field_parser(description, *, condition='default', fields=24, size=512, steps=False,
+                 psf=False):
     """
     An argument parser with ``--model``, ``--condition``, ``--fields``,
-    ``--size``, ``--json`` and, with ``steps``, ``--steps``.
+    ``--size``, ``--json``, with ``steps``, ``--steps``, and with ``psf``,
+    ``--psf-profile`` and ``--psf-ellipticity`` (see `simulator_base`).
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('--model', default='optical')
@@ -28,21 +30,42 @@ def field_parser(description, *, condition='default', fields=24, size=512, steps
     parser.add_argument('--fields', type=int, default=fields)
     parser.add_argument('--size', type=int, default=size)
     parser.add_argument('--json', default=None, help='also write the results here')
+    if psf:
+        parser.add_argument('--psf-profile', choices=('moffat', 'kolmogorov'),
+                            default='moffat', help='radial profile of the simulated PSF')
+        parser.add_argument('--psf-ellipticity', type=float, default=0.0, metavar='MAX',
+                            help='PSF ellipticity drawn between 0 and MAX per field')
     return parser
 
 
-def evaluation_fields(condition, n_fields, size):
+def simulator_base(options):
+    """
+    The simulator configuration that ``--psf-profile`` and
+    ``--psf-ellipticity`` ask for (None when they keep the defaults), for
+    `evaluation_fields`.
+    """
+    profile = getattr(options, 'psf_profile', 'moffat')
+    ellipticity = getattr(options, 'psf_ellipticity', 0.0)
+    if profile == 'moffat' and ellipticity == 0:
+        return None
+    from bgrem.simulate import OpticalFieldConfig
+
+    return OpticalFieldConfig(psf_profile=profile, psf_ellipticity_range=(0.0, ellipticity))
+
+
+def evaluation_fields(condition, n_fields, size, base=None):
     """
     The first ``n_fields`` fields of ``size`` x ``size`` pixels of one
     condition, with the seeds of ``bgrem evaluate``: yields
-    `EvaluationField`.
+    `EvaluationField`.  ``base`` is the simulator configuration the
+    condition changes (by default the simulator's).
     """
     from bgrem.evaluation import FIELD_CONDITIONS, condition_config
     from bgrem.evaluation.suite import EVALUATION_SEED, _isolated_point_sources, _truth_inside
     from bgrem.simulate import simulate_optical_field
 
     offset = 10000 * list(FIELD_CONDITIONS).index(condition)
-    config = condition_config(condition, (size, size))
+    config = condition_config(condition, (size, size), base=base)
     for i in range(n_fields):
         field = simulate_optical_field(config, seed=EVALUATION_SEED + offset + i)
         data = field.observed.astype(float)

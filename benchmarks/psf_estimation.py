@@ -18,21 +18,26 @@ point-like sources with true S/N > 20, the median of ``F / F_true`` and of
   *true* noiseless sky, the floor that a perfect background would reach.
 
 A field of 512^2 pixels holds 0-10 usable stars; whole frames hold tens.
+``--psf-profile kolmogorov`` and ``--psf-ellipticity MAX`` simulate PSFs
+that are not round Moffats, to see what the Moffat fit costs on them.
 
 Usage::
 
     python benchmarks/psf_estimation.py --condition default --fields 3 --size 2048
+    python benchmarks/psf_estimation.py --fields 3 --size 2048 --psf-profile kolmogorov \
+        --psf-ellipticity 0.15
 """
 
 import json
 import time
 import warnings
 
-from _fields import evaluation_fields, field_parser
+from _fields import evaluation_fields, field_parser, simulator_base
 
 
 def main(args=None):
-    options = field_parser(__doc__.split('\n\n')[0], fields=3, size=2048).parse_args(args)
+    options = field_parser(__doc__.split('\n\n')[0], fields=3, size=2048,
+                           psf=True).parse_args(args)
 
     from astropy.utils.exceptions import AstropyUserWarning
 
@@ -47,9 +52,12 @@ def main(args=None):
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
     fits = []
-    print(f'{options.condition}: {options.fields} fields of {options.size}^2, model {model.name}')
+    base = simulator_base(options)
+    print(f'{options.condition}: {options.fields} fields of {options.size}^2, model {model.name}'
+          + ('' if base is None else f', PSF {base.psf_profile}, ellipticity '
+             f'{base.psf_ellipticity_range[0]:g}-{base.psf_ellipticity_range[1]:g}'))
     for i, (field, data, fwhm, truth, selected, radius) in enumerate(
-            evaluation_fields(options.condition, options.fields, options.size)):
+            evaluation_fields(options.condition, options.fields, options.size, base)):
         bkg = BGRemBackground(data, model, progress_bar=False)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -58,12 +66,16 @@ def main(args=None):
                                      psf_model='moffat').catalog
         seconds = time.perf_counter() - start
         fit = dict(catalog.meta['psf_fit'], true_fwhm=fwhm,
-                   true_beta=float(field.params['moffat_beta']), seconds=seconds)
+                   true_beta=float(field.params['moffat_beta']),
+                   true_ellipticity=float(field.params['psf_ellipticity']), seconds=seconds)
         fits.append(fit)
         fitted = 'alpha' in fit
         print(f"  field {i}: {fit['n_stars']} stars; " + (
-            f"FWHM {fit['fwhm']:.3f} (true {fwhm:.3f}), beta {fit['beta']:.2f} "
-            f"(true {fit['true_beta']:.2f}); detection + fit + photometry {seconds:.1f} s"
+            f"FWHM {fit['fwhm']:.3f} (true {fwhm:.3f}), beta {fit['beta']:.2f} ("
+            + (f"true {fit['true_beta']:.2f}" if field.config.psf_profile == 'moffat'
+               else f'true PSF {field.config.psf_profile}')
+            + f"; ellipticity {fit['true_ellipticity']:.2f}); "
+            f"detection + fit + photometry {seconds:.1f} s"
             if fitted else 'no PSF fitted'), flush=True)
         true_psf = field.psf_model()
         runs = {'psf_true': (bkg, {'psf_model': true_psf}, 'psf_flux'),

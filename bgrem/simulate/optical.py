@@ -51,9 +51,9 @@ _FOLDING_THRESHOLD = 1e-3
 #: PSF radial profiles the simulator draws.
 _PSF_PROFILES = ('moffat', 'kolmogorov')
 #: The stamps of a Kolmogorov PSF are sized as for a Moffat of this beta,
-#: whose wings hold about as much flux as its or more at 5-15 FWHM (GalSim: the
-#: Kolmogorov profile leaves 0.64%, 0.20% and 0.10% outside 5, 10 and 15
-#: FWHM; this Moffat 1.3%, 0.25% and 0.09%).
+#: which leaves about as much flux as the Kolmogorov profile, or more,
+#: outside 5-15 FWHM (GalSim: the Kolmogorov profile leaves 0.64%, 0.20% and
+#: 0.10% outside 5, 10 and 15 FWHM; this Moffat 1.3%, 0.25% and 0.09%).
 _KOLMOGOROV_WING_BETA = 2.2
 
 _ARCSEC2_PER_ARCMIN2 = 3600.0

@@ -179,7 +179,8 @@ def test_simulate_broad_writes_a_mixture_and_refuses_gamma(tmp_path, capsys):
 
     path = tmp_path / 'broad.h5'
     assert main(['simulate', '--broad', '--fields', '4', '--field-size', '64',
-                 '--tile-size', '64', '--min-peak', '0', '-q', '-o', str(path)]) == 0
+                 '--tile-size', '64', '--min-peak', '0', '--workers', '2', '-q',
+                 '-o', str(path)]) == 0
     with h5py.File(path, 'r') as h5:
         configs = json.loads(h5.attrs['config'])
     assert len(configs) == len(BROAD_OPTICAL_MIXTURE)

@@ -94,6 +94,25 @@ def test_mixture_dataset_cycles_through_configs(tmp_path):
         build_tile_dataset(tmp_path / 'bad.h5', 2, config=[], progress_bar=False)
 
 
+def test_workers_write_the_same_file(tmp_path):
+    pytest.importorskip('galsim')
+    from bgrem.simulate import OpticalFieldConfig
+
+    config = OpticalFieldConfig(shape=(64, 64), star_density=200.0)
+    for workers in (1, 2):
+        build_tile_dataset(tmp_path / f'w{workers}.h5', 6, config=config, tile_size=32,
+                           seed=3, workers=workers, progress_bar=False)
+    for split in ('train', 'validation', 'test'):
+        one, two = (load_tile_dataset(tmp_path / f'w{w}.h5', split) for w in (1, 2))
+        assert len(one) > 0
+        np.testing.assert_array_equal(one.sources, two.sources)
+        np.testing.assert_array_equal(one.background, two.background)
+        np.testing.assert_array_equal(one.field_seed, two.field_seed)
+    with pytest.raises(ValueError, match='workers'):
+        build_tile_dataset(tmp_path / 'w0.h5', 2, config=config, workers=0,
+                           progress_bar=False)
+
+
 def test_field_config_of_a_single_config_dataset(tmp_path):
     pytest.importorskip('galsim')
     from bgrem.simulate import OpticalFieldConfig

@@ -68,6 +68,7 @@ def test_tiny_training_lowers_the_loss_and_saves_a_loadable_model(dataset_path, 
     assert float(history[-1]['val_loss']) < float(history[0]['val_loss'])
     model = load_model(card_path)
     assert model.card.training['epochs_run'] == 4
+    assert model.card.training['stopped_by_time_limit'] is False
     assert model.card.training['settings']['learning_rate'] == 3e-3
     assert model.card.architecture == TINY
     assert np.isclose(float(history[1]['learning_rate']), 3e-3 * 0.95, rtol=1e-5)
@@ -115,11 +116,36 @@ def test_init_from_starts_at_the_given_weights(dataset_path, tmp_path):
         train_model(dataset_path, tmp_path / 'other', config=other, init_from=start, verbose=0)
 
 
+def test_time_limit_stops_after_the_first_late_epoch(dataset_path, tmp_path):
+    config = TrainingConfig(epochs=5, batch_size=4, steps_per_epoch=2, architecture=TINY,
+                            time_limit=1e-6)
+    model = load_model(train_model(dataset_path, tmp_path, config=config, verbose=0))
+    with open(tmp_path / 'history.csv') as stream:
+        assert len(list(csv.DictReader(stream))) == 1
+    assert model.card.training['epochs_run'] == 1
+    assert model.card.training['stopped_by_time_limit'] is True
+    assert model.card.training['settings']['time_limit'] == 1e-6
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match='multiple of 16'):
         TrainingConfig(crop_size=20)
     with pytest.raises(ValueError, match='at least 1'):
         TrainingConfig(epochs=0)
+    with pytest.raises(ValueError, match='time_limit'):
+        TrainingConfig(time_limit=0)
     with pytest.raises(ValueError, match='empty'):
         DiffusionBatches(TileDataset(np.zeros((0, 16, 16)), np.zeros((0, 16, 16)),
                                      np.zeros(0), {}), 2)
+
+
+def test_train_command_passes_its_settings(dataset_path, tmp_path, capsys):
+    from bgrem.scripts.main import main
+
+    assert main(['train', str(dataset_path), '-o', str(tmp_path), '--name', 'cli',
+                 '--epochs', '3', '--batch-size', '4', '--steps-per-epoch', '2',
+                 '--learning-rate', '2e-3', '--time-limit', '1e-6']) == 0
+    assert 'model saved' in capsys.readouterr().out
+    card = load_model(tmp_path / 'cli.json').card
+    assert card.training['settings']['learning_rate'] == 2e-3
+    assert card.training['epochs_run'] == 1 and card.training['stopped_by_time_limit']

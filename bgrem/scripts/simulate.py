@@ -28,6 +28,9 @@ def add_parser(commands):
     parser.add_argument('--min-peak', type=float, default=3.0,
                         help='drop tiles whose brightest source pixel is below this many '
                              'noise sigma (default 3)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='simulate optical fields in this many processes (the file is '
+                             'the same for any number)')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     parser.set_defaults(run=run)
 
@@ -49,5 +52,6 @@ def run(options):
         config = [config.replace(**changes) for changes in BROAD_OPTICAL_MIXTURE]
     counts = build_tile_dataset(options.output, options.fields, config=config,
                                 tile_size=options.tile_size, seed=options.seed,
-                                min_peak=options.min_peak, progress_bar=not options.quiet)
+                                min_peak=options.min_peak, workers=options.workers,
+                                progress_bar=not options.quiet)
     print(f'{options.output}: ' + ', '.join(f'{n} {k} tiles' for k, n in counts.items()))

@@ -23,6 +23,9 @@ def add_parser(commands):
     parser.add_argument('--learning-rate', type=float, default=1e-3)
     parser.add_argument('--patience', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--time-limit', type=float, default=None, metavar='MINUTES',
+                        help='stop after the first epoch that ends past this many minutes '
+                             '(the best weights are kept)')
     parser.add_argument('--init-from', default=None, metavar='MODEL',
                         help='start from the weights of this model (a name or a card path; '
                              'fine-tuning) instead of random weights')
@@ -39,7 +42,7 @@ def run(options):
                             crop_size=options.crop_size,
                             steps_per_epoch=options.steps_per_epoch,
                             learning_rate=options.learning_rate, patience=options.patience,
-                            seed=options.seed)
+                            seed=options.seed, time_limit=options.time_limit)
     card = train_model(options.dataset, options.output_dir, config=config, name=options.name,
                        description=options.description, resume=not options.no_resume,
                        init_from=options.init_from)

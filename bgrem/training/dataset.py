@@ -10,6 +10,8 @@ observed field.  Each tile then gets an extra random scale factor around 1,
 so that the network learns to tolerate a mis-estimated normalisation.
 """
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import json
 
@@ -186,7 +188,7 @@ class TileDataset:
 
 def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
                        fractions=(0.8, 0.1, 0.1), min_peak=3.0,
-                       noise_scale_range=(0.8, 1.25), progress_bar=True):
+                       noise_scale_range=(0.8, 1.25), workers=1, progress_bar=True):
     """
     Simulate fields, cut them into normalised tiles and write an HDF5 file.
 
@@ -213,6 +215,9 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     noise_scale_range : tuple of float, optional
         Each tile is multiplied by a log-uniform random factor in this range
         (``(1, 1)`` for none).
+    workers : int, optional
+        Simulate fields in this many processes; the file is the same for any
+        number of workers.
     progress_bar : bool, optional
         Show progress.
 
@@ -221,7 +226,7 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     counts : dict
         Number of tiles per split.
     """
-    from ..simulate import OpticalFieldConfig, simulate_optical_field
+    from ..simulate import OpticalFieldConfig
 
     config = OpticalFieldConfig() if config is None else config
     configs = [config] if isinstance(config, OpticalFieldConfig) else list(config)
@@ -232,17 +237,18 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     field_split = {int(i): name for name, fields in splits.items() for i in fields}
     collected = {name: ([], [], []) for name in SPLITS}
     low, high = np.log(noise_scale_range)
-    for index in tqdm(range(n_fields), desc='simulating fields', disable=not progress_bar):
-        field_seed = seed * _FIELD_SEED_STRIDE + index
-        field = simulate_optical_field(configs[index % len(configs)], seed=field_seed)
-        y, x, _ = normalize_field(field.sources, field.background, field.saturated_mask)
-        y_tiles, x_tiles = cut_tiles(y, tile_size), cut_tiles(x, tile_size)
-        keep = y_tiles.max(axis=(1, 2)) >= min_peak
-        scale = np.exp(rng.uniform(low, high, keep.sum())).astype(np.float32)[:, None, None]
-        target = collected[field_split[index]]
-        target[0].append(y_tiles[keep] * scale)
-        target[1].append(x_tiles[keep] * scale)
-        target[2].append(np.full(keep.sum(), field_seed, np.int64))
+    jobs = [(configs[index % len(configs)], seed * _FIELD_SEED_STRIDE + index, tile_size,
+             min_peak) for index in range(n_fields)]
+    with _field_map(workers) as mapper:
+        tiles = mapper(_simulated_tiles, jobs)
+        for index, (y_tiles, x_tiles) in tqdm(enumerate(tiles), total=n_fields,
+                                              desc='simulating fields',
+                                              disable=not progress_bar):
+            scale = np.exp(rng.uniform(low, high, len(y_tiles))).astype(np.float32)
+            target = collected[field_split[index]]
+            target[0].append(y_tiles * scale[:, None, None])
+            target[1].append(x_tiles * scale[:, None, None])
+            target[2].append(np.full(len(y_tiles), jobs[index][1], np.int64))
 
     stored = [_config_dict(c) for c in configs]
     attrs = {'config': json.dumps(stored[0] if len(stored) == 1 else stored),
@@ -252,6 +258,31 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
              'split_fields': json.dumps({k: (seed * _FIELD_SEED_STRIDE + v).tolist()
                                          for k, v in splits.items()})}
     return _write_dataset(path, collected, attrs, tile_size)
+
+
+def _simulated_tiles(job):
+    """Simulate one field; its normalised tiles ``(y, x)`` that reach ``min_peak``."""
+    from ..simulate import simulate_optical_field
+
+    config, field_seed, tile_size, min_peak = job
+    field = simulate_optical_field(config, seed=field_seed)
+    y, x, _ = normalize_field(field.sources, field.background, field.saturated_mask)
+    y_tiles, x_tiles = cut_tiles(y, tile_size), cut_tiles(x, tile_size)
+    keep = y_tiles.max(axis=(1, 2)) >= min_peak
+    return y_tiles[keep], x_tiles[keep]
+
+
+@contextlib.contextmanager
+def _field_map(workers):
+    """An ordered ``map(function, jobs)``: built-in, or over a pool of processes."""
+    workers = int(workers)
+    if workers < 1:
+        raise ValueError(f'workers must be at least 1, got {workers}')
+    if workers == 1:
+        yield map
+        return
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        yield lambda function, jobs: pool.map(function, jobs, chunksize=4)
 
 
 def _write_dataset(path, collected, attrs, tile_size):

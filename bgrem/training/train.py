@@ -60,6 +60,10 @@ class TrainingConfig:
         the default architecture.
     max_signal_rate : float
         Schedule parameter.
+    time_limit : float or None
+        Stop after the first epoch that ends past this many minutes of this
+        session (the best weights are kept, as with early stopping); None
+        for no limit.
     """
 
     epochs: int = 100
@@ -73,12 +77,15 @@ class TrainingConfig:
     seed: int = 0
     architecture: dict = None
     max_signal_rate: float = MAX_SIGNAL_RATE
+    time_limit: float = None
 
     def __post_init__(self):
         if self.crop_size is not None and self.crop_size % 16:
             raise ValueError(f'crop_size must be a multiple of 16, got {self.crop_size}')
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError('epochs and batch_size must be at least 1')
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f'time_limit must be positive minutes, got {self.time_limit}')
         if self.architecture is None:
             from ..model.network import DEFAULT_ARCHITECTURE
             self.architecture = dict(DEFAULT_ARCHITECTURE)
@@ -236,6 +243,8 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
         callbacks.append(keras.callbacks.BackupAndRestore(str(output_dir / 'checkpoint'),
                                                           delete_checkpoint=False))
     start = time.perf_counter()
+    if config.time_limit is not None:
+        callbacks.append(_TimeLimit(start, config.time_limit))
     network.fit(train_batches, validation_data=validation_batches, epochs=config.epochs,
                 callbacks=callbacks, verbose=verbose)
     minutes = (time.perf_counter() - start) / 60
@@ -248,6 +257,8 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
             'initialised_from': None if start_card is None else start_card.name,
             'settings': config.to_dict(),
             'epochs_run': len(history),
+            'stopped_by_time_limit': bool(config.time_limit is not None
+                                          and minutes >= config.time_limit),
             'best_epoch': int(np.argmin([row['val_loss'] for row in history])) + 1
             if history else None,
             'final_train_loss': history[-1]['loss'] if history else None,
@@ -259,6 +270,18 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
             'hardware': f'{platform.machine()} {platform.processor()}'.strip(),
         })
     return save_model(network, output_dir / name, card)
+
+
+class _TimeLimit(keras.callbacks.Callback):
+    """Stop training after the epoch that ends past ``minutes`` from ``start``."""
+
+    def __init__(self, start, minutes):
+        super().__init__()
+        self.start, self.minutes = start, minutes
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (time.perf_counter() - self.start) / 60 >= self.minutes:
+            self.model.stop_training = True
 
 
 def _load_initial_weights(network, model, architecture):

@@ -138,6 +138,9 @@ def test_broad_mixture_is_valid_and_covers_the_hard_conditions():
     densities = {c.star_density for c in configs}
     assert {FIELD_CONDITIONS['crowded']['star_density'],
             FIELD_CONDITIONS['sparse']['star_density']} <= densities
+    # large galaxies are seen on lumpy skies more often than by default
+    assert any(c.large_galaxy_fraction > OpticalFieldConfig().large_galaxy_fraction
+               and c.structure_amplitude_range[0] > 0 for c in configs)
 
 
 def test_normalize_field_poisson_method():

@@ -41,15 +41,20 @@ _BROAD_SKY = {'seeing_fwhm_range': (1.5, 5.0), 'sky_gradient_range': (0.0, 0.4),
 
 #: Changes to the default `~bgrem.simulate.OpticalFieldConfig` that make the
 #: broad optical training set (``bgrem simulate --broad``); fields cycle
-#: through them.  One field in four is a default field; the others have
-#: poorer seeing (to 5"), sky gradients to 40 per cent across a field and
-#: sky structure to 8 per cent of the sky on scales from 30", at the default,
-#: a crowded (x5) and a sparse (/4) source density.
+#: through them.  One field in five is a default field; three have poorer
+#: seeing (to 5"), sky gradients to 40 per cent across a field and sky
+#: structure to 8 per cent of the sky on scales from 30", at the default, a
+#: crowded (x5) and a sparse (/4) source density; the fifth has sky structure
+#: of 2-8 per cent on 30-200" and three times the share of large galaxies,
+#: so that the network sees large galaxies on skies as lumpy as they are.
+#: (The shipped model's second stage used the first four entries only.)
 BROAD_OPTICAL_MIXTURE = (
     {},
     dict(_BROAD_SKY),
     dict(_BROAD_SKY, star_density=60.0, galaxy_density=12.0),
     dict(_BROAD_SKY, star_density=3.0, galaxy_density=1.0),
+    dict(_BROAD_SKY, structure_amplitude_range=(0.02, 0.08),
+         structure_scale_range=(30.0, 200.0), large_galaxy_fraction=0.15),
 )
 
 

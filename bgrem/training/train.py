@@ -243,8 +243,9 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
         callbacks.append(keras.callbacks.BackupAndRestore(str(output_dir / 'checkpoint'),
                                                           delete_checkpoint=False))
     start = time.perf_counter()
-    if config.time_limit is not None:
-        callbacks.append(_TimeLimit(start, config.time_limit))
+    time_limit = None if config.time_limit is None else _TimeLimit(start, config.time_limit)
+    if time_limit is not None:
+        callbacks.append(time_limit)
     network.fit(train_batches, validation_data=validation_batches, epochs=config.epochs,
                 callbacks=callbacks, verbose=verbose)
     minutes = (time.perf_counter() - start) / 60
@@ -257,8 +258,7 @@ def train_model(dataset_path, output_dir, *, config=None, name='optical', descri
             'initialised_from': None if start_card is None else start_card.name,
             'settings': config.to_dict(),
             'epochs_run': len(history),
-            'stopped_by_time_limit': bool(config.time_limit is not None
-                                          and minutes >= config.time_limit),
+            'stopped_by_time_limit': time_limit is not None and time_limit.stopped,
             'best_epoch': int(np.argmin([row['val_loss'] for row in history])) + 1
             if history else None,
             'final_train_loss': history[-1]['loss'] if history else None,
@@ -278,10 +278,12 @@ class _TimeLimit(keras.callbacks.Callback):
     def __init__(self, start, minutes):
         super().__init__()
         self.start, self.minutes = start, minutes
+        self.stopped = False  # whether it ended the run before its last epoch
 
     def on_epoch_end(self, epoch, logs=None):
         if (time.perf_counter() - self.start) / 60 >= self.minutes:
             self.model.stop_training = True
+            self.stopped = epoch + 1 < self.params['epochs']
 
 
 def _load_initial_weights(network, model, architecture):

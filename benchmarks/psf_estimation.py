@@ -13,6 +13,9 @@ point-like sources with true S/N > 20, the median of ``F / F_true`` and of
   than 5 usable stars get no PSF and no row);
 * ``psf_true``: ``psf_flux`` with the true PSF
   (`bgrem.simulate.SimulatedField.psf_model`);
+* ``psf_moffat_apcorr``: the same with ``aperture_correction=True``
+  (``psf_flux`` scaled to the flux within 4 FWHM of the bright isolated
+  stars);
 * ``kron``: the default Kron ``flux``;
 * ``psf_true_truesky``: ``psf_flux`` with the true PSF on the data minus the
   *true* noiseless sky, the floor that a perfect background would reach.
@@ -48,7 +51,7 @@ def main(args=None):
     from bgrem.model.registry import load_model
 
     model = load_model(options.model)
-    variants = ('psf_moffat', 'psf_true', 'kron', 'psf_true_truesky')
+    variants = ('psf_moffat', 'psf_moffat_apcorr', 'psf_true', 'kron', 'psf_true_truesky')
     ratios = {name: [] for name in variants}
     snrs = {name: [] for name in variants}
     fits = []
@@ -83,6 +86,8 @@ def main(args=None):
                 'psf_true_truesky': (_true_sky_image(field), {'psf_model': true_psf}, 'psf_flux')}
         if fitted:
             runs['psf_moffat'] = (bkg, {'psf_model': 'moffat'}, 'psf_flux')
+            runs['psf_moffat_apcorr'] = (bkg, {'psf_model': 'moffat', 'aperture_correction': True},
+                                         'psf_flux')
         for name, (image, kwargs, column) in runs.items():
             threshold = PHOTOMETRY_THRESHOLDS['baseline' if image is not bkg else 'bgrem']
             measured = _flux_ratios(image, threshold, truth, selected, radius,
@@ -93,7 +98,7 @@ def main(args=None):
     print('S/N > 20: median F/F_true, median |F/F_true - 1| [16-84% bootstrap], n')
     summary = {name: _photometry_summary(ratios[name], snrs[name]) for name in variants}
     for name in variants:
-        print(_photometry_line(name, summary[name], width=12))
+        print(_photometry_line(name, summary[name], width=17))
     if options.json:
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'fits': fits, 'summary': summary}, stream,

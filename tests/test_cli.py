@@ -152,6 +152,14 @@ def test_detect_fits_a_psf_image(fits_image, tmp_path, tiny_model_path, capsys):
     catalog = QTable.read(catalog_path)
     assert catalog.meta['psf_photometry']
     assert {'psf_flux', 'psf_flux_err', 'psf_qfit'} <= set(catalog.colnames)
+    assert not catalog.meta['aperture_correction_applied']
+    status = main(['detect', str(fits_image), '-o', str(tmp_path / 'corrected.ecsv'), '--model',
+                   str(tiny_model_path), '--steps', '1', '--threshold', '0.5', '--psf',
+                   str(psf_path), '--aperture-correction', '-q'])
+    assert status == 0
+    corrected = QTable.read(tmp_path / 'corrected.ecsv')
+    assert corrected.meta['aperture_correction_applied']
+    assert 'psf_aperture_correction' in corrected.meta
 
     # --psf moffat fits one to the image's stars; this tiny image has too few
     with pytest.warns(UserWarning, match='no PSF fitted'):

@@ -94,7 +94,15 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         being measured in a circle of 4 PSF FWHM (the factor and the number
         of stars used are in ``catalog.meta``).
         The Kron aperture misses a few per cent of the light of a PSF with
-        extended wings.  Off by default.
+        extended wings.  With ``psf_model``, ``psf_flux`` and
+        ``psf_flux_err`` of all sources are scaled by the median ratio of
+        the same total (on the data minus the smooth background) to
+        ``psf_flux`` of those stars, which corrects a PSF model whose wings
+        are too weak (a fitted Moffat on an atmospheric PSF: median error
+        1.5% instead of 3.3%) at the price of some noise where the model is
+        right (1.4% to 2.0% on Moffat stars; see the evaluation page);
+        ``meta`` has ``psf_aperture_correction`` and the number of stars.
+        Off by default.
     local_bkg_width : int, optional
         Width (pixels) of the annulus around each source in which a local
         background is estimated and subtracted from the fluxes; 0 (default)
@@ -108,7 +116,8 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         is in ``catalog.meta['psf_fit']``; with fewer stars a warning is
         given and ``psf_flux`` is NaN and flagged; on an atmospheric
         (Kolmogorov) PSF, whose wings no Moffat follows, its fluxes are
-        about 3% low: give a PSF model of the image there).  The model is then
+        about 3% low: add ``aperture_correction=True`` or give a PSF model
+        of the image there).  The model is then
         fitted at every detected position (`~photutils.psf.PSFPhotometry`,
         one source at a time, position free within 2 pixels) on the data
         minus `~bgrem.BGRemBackground.smooth_background`, whose star
@@ -473,11 +482,12 @@ def _edge_flags(x, y, radius, invalid):
     return flags
 
 
-def _aperture_correction(catalog, image, invalid, min_snr=50.0, radius_factor=4.0,
-                         min_sources=3):
+def _aperture_correction(catalog, image, invalid, column='kron_flux', min_snr=50.0,
+                         radius_factor=4.0, min_sources=3):
     """
-    Total-to-Kron flux ratio of bright isolated point sources, and which
-    sources are point-like.
+    Median ratio of total to ``column`` flux of bright isolated point
+    sources, the total being the sum of ``image`` in a circle of
+    ``radius_factor`` PSF FWHM, and which sources are point-like.
 
     Returns
     -------
@@ -489,14 +499,14 @@ def _aperture_correction(catalog, image, invalid, min_snr=50.0, radius_factor=4.
     from photutils.aperture import CircularAperture, aperture_photometry
 
     use, point_like, psf_fwhm = _reference_stars(catalog, image.shape, min_snr, radius_factor)
+    flux = np.asarray(catalog[column], float)
+    use &= np.isfinite(flux) & (flux > 0)
     if use.sum() < min_sources:
         return 1.0, int(use.sum()), point_like
     x, y = np.asarray(catalog['x_centroid'], float), np.asarray(catalog['y_centroid'], float)
-    kron = np.asarray(catalog['kron_flux'], float)
-    radius = radius_factor * psf_fwhm
-    apertures = CircularAperture(np.column_stack([x[use], y[use]]), radius)
+    apertures = CircularAperture(np.column_stack([x[use], y[use]]), radius_factor * psf_fwhm)
     total = np.asarray(aperture_photometry(image, apertures, mask=invalid)['aperture_sum'])
-    return float(np.median(total / kron[use])), int(use.sum()), point_like
+    return float(np.median(total / flux[use])), int(use.sum()), point_like
 
 
 def _reference_stars(catalog, shape, min_snr, radius_factor):
@@ -541,6 +551,13 @@ def _finish_catalog(catalog, images, bkg, aperture_correction=False):
         catalog['flux_err'] = catalog['flux_err'] * scale
         catalog.meta['aperture_correction'] = factor
         catalog.meta['aperture_correction_sources'] = n_used
+        if 'psf_flux' in catalog.colnames:
+            factor, n_used, _ = _aperture_correction(catalog, images.sky_subtracted,
+                                                     images.invalid, column='psf_flux')
+            catalog['psf_flux'] = np.asarray(catalog['psf_flux'], float) * factor
+            catalog['psf_flux_err'] = np.asarray(catalog['psf_flux_err'], float) * factor
+            catalog.meta['psf_aperture_correction'] = factor
+            catalog.meta['psf_aperture_correction_sources'] = n_used
     with np.errstate(divide='ignore', invalid='ignore'):
         flux, flux_err = (np.asarray(catalog[name], float) for name in ('flux', 'flux_err'))
         catalog['snr'] = flux / flux_err

@@ -30,6 +30,9 @@ def add_parser(commands):
                              '(default: unclipped)')
     parser.add_argument('--aperture-radius', type=float, default=None,
                         help='aperture radius in pixels (default: 2 x median FWHM)')
+    parser.add_argument('--aperture-correction', action='store_true',
+                        help='scale the fluxes of point-like sources (and the PSF fluxes) to '
+                             'the flux within 4 PSF FWHM of the bright isolated stars')
     parser.add_argument('--psf', default=None, metavar='PSF.fits',
                         help='FITS image of the PSF (centred, any normalisation), or '
                              '"moffat" to fit a Moffat to the bright isolated stars: also '
@@ -66,7 +69,7 @@ def run(options):
         NDData(image.data, wcs=image.wcs), threshold=options.threshold,
         n_pixels=options.npixels, deblend=options.deblend, method=options.method,
         photometry_on=options.photometry_on, aperture_radius=options.aperture_radius,
-        psf_model=psf_model,
+        aperture_correction=options.aperture_correction, psf_model=psf_model,
         model=options.model or DEFAULT_MODEL, diffusion_steps=options.steps,
         normalization=options.normalization, source_mask=read_source_mask(options, image),
         progress_bar=not options.quiet)

@@ -13,9 +13,11 @@ point-like sources with true S/N > 20, the median of ``F / F_true`` and of
   than 5 usable stars get no PSF and no row);
 * ``psf_true``: ``psf_flux`` with the true PSF
   (`bgrem.simulate.SimulatedField.psf_model`);
-* ``psf_moffat_apcorr``: the same with ``aperture_correction=True``
-  (``psf_flux`` scaled to the flux within 4 FWHM of the bright isolated
-  stars);
+* ``psf_moffat_apcorr``: ``psf_moffat`` scaled by the median ratio of the
+  flux within 4 FWHM (on the data minus the smooth background) to
+  ``psf_flux`` of the bright isolated stars, the aperture correction of
+  classical PSF photometry (`bgrem.detect_sources` does not offer it for
+  PSF fluxes: see the evaluation page);
 * ``kron``: the default Kron ``flux``;
 * ``psf_true_truesky``: ``psf_flux`` with the true PSF on the data minus the
   *true* noiseless sky, the floor that a perfect background would reach.
@@ -86,14 +88,18 @@ def main(args=None):
                 'psf_true_truesky': (_true_sky_image(field), {'psf_model': true_psf}, 'psf_flux')}
         if fitted:
             runs['psf_moffat'] = (bkg, {'psf_model': 'moffat'}, 'psf_flux')
-            runs['psf_moffat_apcorr'] = (bkg, {'psf_model': 'moffat', 'aperture_correction': True},
-                                         'psf_flux')
         for name, (image, kwargs, column) in runs.items():
             threshold = PHOTOMETRY_THRESHOLDS['baseline' if image is not bkg else 'bgrem']
             measured = _flux_ratios(image, threshold, truth, selected, radius,
                                     flux_columns=(column,), **kwargs)[column]
             ratios[name] += measured['ratio']
             snrs[name] += measured['snr']
+        if fitted:
+            measured, fit['psf_aperture_correction'] = psf_aperture_corrected(
+                bkg, PHOTOMETRY_THRESHOLDS['bgrem'], truth, selected, radius)
+            ratios['psf_moffat_apcorr'] += measured['ratio']
+            snrs['psf_moffat_apcorr'] += measured['snr']
+            print(f"    PSF aperture correction {fit['psf_aperture_correction']:.4f}", flush=True)
 
     print('S/N > 20: median F/F_true, median |F/F_true - 1| [16-84% bootstrap], n')
     summary = {name: _photometry_summary(ratios[name], snrs[name]) for name in variants}
@@ -103,6 +109,32 @@ def main(args=None):
         with open(options.json, 'w') as stream:
             json.dump({'settings': vars(options), 'fits': fits, 'summary': summary}, stream,
                       indent=1)
+
+
+def psf_aperture_corrected(bkg, threshold, truth, selected, radius):
+    """
+    Flux ratios and S/N of the fitted-Moffat PSF fluxes scaled by the
+    median ratio of the flux within 4 FWHM to ``psf_flux`` of the bright
+    isolated stars (the stars and circles of ``aperture_correction=True``),
+    and that factor.
+    """
+    from bgrem.detection import detect_sources
+    from bgrem.detection.core import _aperture_correction, _Images
+    from bgrem.evaluation import match_to_truth
+    from bgrem.evaluation.suite import _plain
+
+    catalog = detect_sources(None, bkg, threshold=threshold, psf_model='moffat').catalog
+    images = _Images.from_background(bkg, 'unclipped')
+    factor = _aperture_correction(catalog, images.sky_subtracted, images.invalid,
+                                  column='psf_flux')[0]
+    detections, truths = match_to_truth(catalog['x_centroid'], catalog['y_centroid'],
+                                        _plain(truth['x']), _plain(truth['y']), radius)
+    keep = selected[truths]
+    detections, truths = detections[keep], truths[keep]
+    true_flux = _plain(truth['flux'])[truths]
+    flux = factor * _plain(catalog['psf_flux'])[detections]
+    flux_err = factor * _plain(catalog['psf_flux_err'])[detections]
+    return {'ratio': (flux / true_flux).tolist(), 'snr': (true_flux / flux_err).tolist()}, factor
 
 
 if __name__ == '__main__':

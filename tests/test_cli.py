@@ -159,7 +159,7 @@ def test_detect_fits_a_psf_image(fits_image, tmp_path, tiny_model_path, capsys):
     assert status == 0
     corrected = QTable.read(tmp_path / 'corrected.ecsv')
     assert corrected.meta['aperture_correction_applied']
-    assert 'psf_aperture_correction' in corrected.meta
+    assert 'aperture_correction' in corrected.meta
 
     # --psf moffat fits one to the image's stars; this tiny image has too few
     with pytest.warns(UserWarning, match='no PSF fitted'):

@@ -286,32 +286,6 @@ def test_aperture_correction_recovers_the_wings_of_point_sources():
     assert np.allclose(corrected['kron_flux'], plain['kron_flux'])  # Kron column unchanged
 
 
-def test_aperture_correction_scales_psf_fluxes_of_a_model_without_wings():
-    from photutils.psf import CircularGaussianPRF
-
-    rng = np.random.default_rng(7)
-    grid_x, grid_y = np.meshgrid(np.linspace(40, SHAPE[1] - 40, 5), [60.0, 140.0])
-    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()])
-    fluxes = rng.uniform(2e4, 5e4, len(positions))
-    bkg = KnownBackground(moffat_stars(positions, fluxes), rng.normal(0, NOISE, SHAPE),
-                          residual=0.0)
-    # a Gaussian of the Moffat's FWHM (2.27 pixels) has none of its wings
-    psf_model = CircularGaussianPRF(fwhm=2 * 2.0 * np.sqrt(2 ** (1 / 2.5) - 1))
-    plain = detect_sources(None, bkg, threshold=1.0, psf_model=psf_model).catalog
-    corrected = detect_sources(None, bkg, threshold=1.0, psf_model=psf_model,
-                               aperture_correction=True).catalog
-    index = match(plain, positions)[1]
-    ratio_plain = np.median(np.asarray(plain['psf_flux']) / fluxes[index])
-    ratio_corrected = np.median(np.asarray(corrected['psf_flux']) / fluxes[index])
-    assert ratio_plain < 0.9
-    assert abs(ratio_corrected - 1) < 0.015
-    factor = corrected.meta['psf_aperture_correction']
-    assert factor == pytest.approx(np.median(corrected['psf_flux'] / plain['psf_flux']))
-    assert np.allclose(corrected['psf_flux_err'], plain['psf_flux_err'] * factor)
-    assert corrected.meta['psf_aperture_correction_sources'] == len(fluxes)
-    assert 'psf_aperture_correction' not in plain.meta
-
-
 @pytest.fixture(scope='module')
 def moffat_field():
     rng = np.random.default_rng(11)

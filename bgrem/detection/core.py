@@ -94,15 +94,7 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         being measured in a circle of 4 PSF FWHM (the factor and the number
         of stars used are in ``catalog.meta``).
         The Kron aperture misses a few per cent of the light of a PSF with
-        extended wings.  With ``psf_model``, ``psf_flux`` and
-        ``psf_flux_err`` of all sources are scaled by the median ratio of
-        the same total (on the data minus the smooth background) to
-        ``psf_flux`` of those stars, which corrects a PSF model whose wings
-        are too weak (a fitted Moffat on an atmospheric PSF: median error
-        1.5% instead of 3.3%) at the price of some noise where the model is
-        right (1.4% to 2.0% on Moffat stars; see the evaluation page);
-        ``meta`` has ``psf_aperture_correction`` and the number of stars.
-        Off by default.
+        extended wings.  Off by default.
     local_bkg_width : int, optional
         Width (pixels) of the annulus around each source in which a local
         background is estimated and subtracted from the fluxes; 0 (default)
@@ -116,8 +108,7 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         is in ``catalog.meta['psf_fit']``; with fewer stars a warning is
         given and ``psf_flux`` is NaN and flagged; on an atmospheric
         (Kolmogorov) PSF, whose wings no Moffat follows, its fluxes are
-        about 3% low: add ``aperture_correction=True`` or give a PSF model
-        of the image there).  The model is then
+        about 3% low: give a PSF model of the image there).  The model is then
         fitted at every detected position (`~photutils.psf.PSFPhotometry`,
         one source at a time, position free within 2 pixels) on the data
         minus `~bgrem.BGRemBackground.smooth_background`, whose star
@@ -551,13 +542,6 @@ def _finish_catalog(catalog, images, bkg, aperture_correction=False):
         catalog['flux_err'] = catalog['flux_err'] * scale
         catalog.meta['aperture_correction'] = factor
         catalog.meta['aperture_correction_sources'] = n_used
-        if 'psf_flux' in catalog.colnames:
-            factor, n_used, _ = _aperture_correction(catalog, images.sky_subtracted,
-                                                     images.invalid, column='psf_flux')
-            catalog['psf_flux'] = np.asarray(catalog['psf_flux'], float) * factor
-            catalog['psf_flux_err'] = np.asarray(catalog['psf_flux_err'], float) * factor
-            catalog.meta['psf_aperture_correction'] = factor
-            catalog.meta['psf_aperture_correction_sources'] = n_used
     with np.errstate(divide='ignore', invalid='ignore'):
         flux, flux_err = (np.asarray(catalog[name], float) for name in ('flux', 'flux_err'))
         catalog['snr'] = flux / flux_err

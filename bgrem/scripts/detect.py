@@ -31,8 +31,8 @@ def add_parser(commands):
     parser.add_argument('--aperture-radius', type=float, default=None,
                         help='aperture radius in pixels (default: 2 x median FWHM)')
     parser.add_argument('--aperture-correction', action='store_true',
-                        help='scale the fluxes of point-like sources (and the PSF fluxes) to '
-                             'the flux within 4 PSF FWHM of the bright isolated stars')
+                        help='scale the Kron fluxes of point-like sources to the flux within '
+                             '4 PSF FWHM of the bright isolated stars')
     parser.add_argument('--psf', default=None, metavar='PSF.fits',
                         help='FITS image of the PSF (centred, any normalisation), or '
                              '"moffat" to fit a Moffat to the bright isolated stars: also '

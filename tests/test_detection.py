@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from bgrem import BGRemBackground, detect_sources
 from bgrem.detection import DetectionResult, write_catalog, write_regions
-from bgrem.detection.core import FLAG_DEBLENDED, FLAG_EDGE, FLAG_PSF_FIT
+from bgrem.detection.core import FLAG_DEBLENDED, FLAG_EDGE, FLAG_PSF_FIT, _stellar_fwhm
 
 NOISE = 5.0
 SKY = 100.0
@@ -284,6 +284,18 @@ def test_aperture_correction_recovers_the_wings_of_point_sources():
     assert corrected.meta['aperture_correction_sources'] == len(fluxes)
     assert corrected.meta['aperture_correction'] > 1.02
     assert np.allclose(corrected['kron_flux'], plain['kron_flux'])  # Kron column unchanged
+
+
+def test_stellar_fwhm_finds_the_stars_among_more_extended_sources():
+    rng = np.random.default_rng(3)
+    stars = rng.normal(3.0, 0.05, 12)
+    # more extended sources than stars, a few of them of similar size
+    extended = np.concatenate([np.exp(rng.uniform(np.log(8), np.log(60), 25)),
+                               rng.normal(30.0, 1.5, 6)])
+    fwhm = rng.permutation(np.concatenate([stars, extended]))
+    assert np.median(fwhm) > 8
+    assert _stellar_fwhm(fwhm) == pytest.approx(np.median(stars), rel=0.02)
+    assert _stellar_fwhm(stars) == pytest.approx(np.median(stars))
 
 
 @pytest.fixture(scope='module')

@@ -503,11 +503,11 @@ def _aperture_correction(catalog, image, invalid, column='kron_flux', min_snr=50
 def _reference_stars(catalog, shape, min_snr, radius_factor):
     """
     Bright (Kron S/N above ``min_snr``), point-like (FWHM within 25% of the
-    median FWHM of the bright sources), unflagged sources with no other
+    `_stellar_fwhm` of the bright sources), unflagged sources with no other
     source within ``2 * radius_factor`` FWHM and at least ``radius_factor``
     FWHM from the edges: ``(use, point_like, psf_fwhm)``, with the
-    point-like sources of any brightness and that median FWHM (NaN
-    without bright sources).
+    point-like sources of any brightness and that FWHM (NaN without bright
+    sources).
     """
     from scipy.spatial import cKDTree
 
@@ -516,10 +516,10 @@ def _reference_stars(catalog, shape, min_snr, radius_factor):
         kron, kron_err = (np.asarray(catalog[c], float) for c in ('kron_flux', 'kron_flux_err'))
         snr = kron / kron_err
     fwhm = np.asarray(catalog['fwhm'], float)
-    bright = (snr > min_snr) & np.isfinite(fwhm)
+    bright = (snr > min_snr) & np.isfinite(fwhm) & (fwhm > 0)
     if not bright.any():
         return np.zeros(len(catalog), bool), np.zeros(len(catalog), bool), np.nan
-    psf_fwhm = float(np.median(fwhm[bright]))
+    psf_fwhm = _stellar_fwhm(fwhm[bright])
     point_like = np.abs(fwhm / psf_fwhm - 1) < 0.25
     radius = radius_factor * psf_fwhm
     ny, nx = shape
@@ -529,6 +529,23 @@ def _reference_stars(catalog, shape, min_snr, radius_factor):
         np.column_stack([x, y]), 2 * radius)], bool)
     use = bright & point_like & inside & isolated & (np.asarray(catalog['flags']) == 0)
     return use, point_like, psf_fwhm
+
+
+def _stellar_fwhm(fwhm, tolerance=0.25, locus_width=0.1):
+    """
+    The FWHM of the point sources among positive ``fwhm`` values (those of
+    bright sources): the mode, the value with the most others within
+    ``locus_width`` (relative) of it (the smallest of equals; PSFEx also
+    picks its stars around the FWHM mode), then the median of the values
+    within ``tolerance`` of that mode.  The plain median misses the stellar locus where extended
+    sources are the majority (galaxies, or sky structure left in the
+    image: under structured sky it was 3-4 times the PSF's).
+    """
+    values = np.sort(np.asarray(fwhm, float))
+    counts = (np.searchsorted(values, values * (1 + locus_width), side='left')
+              - np.searchsorted(values, values * (1 - locus_width), side='right'))
+    mode = values[np.argmax(counts)]
+    return float(np.median(values[np.abs(values / mode - 1) < tolerance]))
 
 
 def _finish_catalog(catalog, images, bkg, aperture_correction=False):

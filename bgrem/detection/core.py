@@ -503,7 +503,7 @@ def _aperture_correction(catalog, image, invalid, column='kron_flux', min_snr=50
 def _reference_stars(catalog, shape, min_snr, radius_factor):
     """
     Bright (Kron S/N above ``min_snr``), point-like (FWHM within 25% of the
-    `_stellar_fwhm` of the bright sources), unflagged sources with no other
+    `_stellar_fwhm` of the more compact half of the bright sources), unflagged sources with no other
     source within ``2 * radius_factor`` FWHM and at least ``radius_factor``
     FWHM from the edges: ``(use, point_like, psf_fwhm)``, with the
     point-like sources of any brightness and that FWHM (NaN without bright
@@ -519,7 +519,11 @@ def _reference_stars(catalog, shape, min_snr, radius_factor):
     bright = (snr > min_snr) & np.isfinite(fwhm) & (fwhm > 0)
     if not bright.any():
         return np.zeros(len(catalog), bool), np.zeros(len(catalog), bool), np.nan
-    psf_fwhm = _stellar_fwhm(fwhm[bright])
+    # the more compact half (flux over FWHM squared): sky structure left in
+    # the image makes bright, wide sources that can outnumber the stars
+    compactness = kron / fwhm ** 2
+    compact = bright & (compactness >= np.median(compactness[bright]))
+    psf_fwhm = _stellar_fwhm(fwhm[compact])
     point_like = np.abs(fwhm / psf_fwhm - 1) < 0.25
     radius = radius_factor * psf_fwhm
     ny, nx = shape

@@ -503,11 +503,11 @@ def _aperture_correction(catalog, image, invalid, column='kron_flux', min_snr=50
 def _reference_stars(catalog, shape, min_snr, radius_factor):
     """
     Bright (Kron S/N above ``min_snr``), point-like (FWHM within 25% of the
-    `_stellar_fwhm` of the more compact half of the bright sources), unflagged sources with no other
-    source within ``2 * radius_factor`` FWHM and at least ``radius_factor``
-    FWHM from the edges: ``(use, point_like, psf_fwhm)``, with the
-    point-like sources of any brightness and that FWHM (NaN without bright
-    sources).
+    `_stellar_fwhm` of the more compact half of the bright sources),
+    unflagged sources with no other source within ``2 * radius_factor``
+    FWHM and at least ``radius_factor`` FWHM from the edges:
+    ``(use, point_like, psf_fwhm)``, with the point-like sources of any
+    brightness and that FWHM (NaN without bright sources).
     """
     from scipy.spatial import cKDTree
 
@@ -521,9 +521,8 @@ def _reference_stars(catalog, shape, min_snr, radius_factor):
         return np.zeros(len(catalog), bool), np.zeros(len(catalog), bool), np.nan
     # the more compact half (flux over FWHM squared): sky structure left in
     # the image makes bright, wide sources that can outnumber the stars
-    compactness = kron / fwhm ** 2
-    compact = bright & (compactness >= np.median(compactness[bright]))
-    psf_fwhm = _stellar_fwhm(fwhm[compact])
+    compactness = kron[bright] / fwhm[bright] ** 2
+    psf_fwhm = _stellar_fwhm(fwhm[bright][compactness >= np.median(compactness)])
     point_like = np.abs(fwhm / psf_fwhm - 1) < 0.25
     radius = radius_factor * psf_fwhm
     ny, nx = shape
@@ -541,9 +540,10 @@ def _stellar_fwhm(fwhm, tolerance=0.25, locus_width=0.1):
     bright sources): the mode, the value with the most others within
     ``locus_width`` (relative) of it (the smallest of equals; PSFEx also
     picks its stars around the FWHM mode), then the median of the values
-    within ``tolerance`` of that mode.  The plain median misses the stellar locus where extended
-    sources are the majority (galaxies, or sky structure left in the
-    image: under structured sky it was 3-4 times the PSF's).
+    within ``tolerance`` of that mode.  The plain median misses the stellar
+    locus where extended sources are the majority (galaxies, or sky
+    structure left in the image: under structured sky it was 3-4 times the
+    PSF's).
     """
     values = np.sort(np.asarray(fwhm, float))
     counts = (np.searchsorted(values, values * (1 + locus_width), side='left')

@@ -48,7 +48,8 @@ def main(args=None):
 
     from bgrem.background import BGRemBackground
     from bgrem.detection import detect_sources
-    from bgrem.evaluation.suite import (PHOTOMETRY_THRESHOLDS, _flux_ratios, _photometry_line,
+    from bgrem.evaluation.suite import (PHOTOMETRY_THRESHOLDS, _catalog_flux_ratios,
+                                        _flux_ratios, _photometry_line,
                                         _photometry_summary, _true_sky_image)
     from bgrem.model.registry import load_model
 
@@ -86,8 +87,6 @@ def main(args=None):
         runs = {'psf_true': (bkg, {'psf_model': true_psf}, 'psf_flux'),
                 'kron': (bkg, {}, 'flux'),
                 'psf_true_truesky': (_true_sky_image(field), {'psf_model': true_psf}, 'psf_flux')}
-        if fitted:
-            runs['psf_moffat'] = (bkg, {'psf_model': 'moffat'}, 'psf_flux')
         for name, (image, kwargs, column) in runs.items():
             threshold = PHOTOMETRY_THRESHOLDS['baseline' if image is not bkg else 'bgrem']
             measured = _flux_ratios(image, threshold, truth, selected, radius,
@@ -95,10 +94,13 @@ def main(args=None):
             ratios[name] += measured['ratio']
             snrs[name] += measured['snr']
         if fitted:
-            measured, fit['psf_aperture_correction'] = psf_aperture_corrected(
-                bkg, PHOTOMETRY_THRESHOLDS['bgrem'], truth, selected, radius)
-            ratios['psf_moffat_apcorr'] += measured['ratio']
-            snrs['psf_moffat_apcorr'] += measured['snr']
+            fit['psf_aperture_correction'] = add_aperture_corrected_psf_flux(catalog, bkg)
+            measured = _catalog_flux_ratios(catalog, truth, selected, radius,
+                                            ('psf_flux', 'psf_flux_apcorr'))
+            for name, column in (('psf_moffat', 'psf_flux'),
+                                 ('psf_moffat_apcorr', 'psf_flux_apcorr')):
+                ratios[name] += measured[column]['ratio']
+                snrs[name] += measured[column]['snr']
             print(f"    PSF aperture correction {fit['psf_aperture_correction']:.4f}", flush=True)
 
     print('S/N > 20: median F/F_true, median |F/F_true - 1| [16-84% bootstrap], n')
@@ -111,30 +113,23 @@ def main(args=None):
                       indent=1)
 
 
-def psf_aperture_corrected(bkg, threshold, truth, selected, radius):
+def add_aperture_corrected_psf_flux(catalog, bkg):
     """
-    Flux ratios and S/N of the fitted-Moffat PSF fluxes scaled by the
-    median ratio of the flux within 4 FWHM to ``psf_flux`` of the bright
+    Add ``psf_flux_apcorr`` and ``psf_flux_apcorr_err`` to ``catalog``: the
+    PSF fluxes scaled by the median ratio of the flux within 4 FWHM (on the
+    data minus the smooth background) to ``psf_flux`` of the bright
     isolated stars (the stars and circles of ``aperture_correction=True``),
-    and that factor.
+    and return that factor.
     """
-    from bgrem.detection import detect_sources
     from bgrem.detection.core import _aperture_correction, _Images
-    from bgrem.evaluation import match_to_truth
     from bgrem.evaluation.suite import _plain
 
-    catalog = detect_sources(None, bkg, threshold=threshold, psf_model='moffat').catalog
     images = _Images.from_background(bkg, 'unclipped')
     factor = _aperture_correction(catalog, images.sky_subtracted, images.invalid,
                                   column='psf_flux')[0]
-    detections, truths = match_to_truth(catalog['x_centroid'], catalog['y_centroid'],
-                                        _plain(truth['x']), _plain(truth['y']), radius)
-    keep = selected[truths]
-    detections, truths = detections[keep], truths[keep]
-    true_flux = _plain(truth['flux'])[truths]
-    flux = factor * _plain(catalog['psf_flux'])[detections]
-    flux_err = factor * _plain(catalog['psf_flux_err'])[detections]
-    return {'ratio': (flux / true_flux).tolist(), 'snr': (true_flux / flux_err).tolist()}, factor
+    for column in ('psf_flux', 'psf_flux_err'):
+        catalog[column.replace('psf_flux', 'psf_flux_apcorr')] = factor * _plain(catalog[column])
+    return factor
 
 
 if __name__ == '__main__':

@@ -80,6 +80,11 @@ def _flux_ratios(subtracted, threshold, truth, selected, radius, flux_columns=('
     from ..detection import detect_sources
 
     catalog = detect_sources(None, subtracted, threshold=threshold, **detect_options).catalog
+    return _catalog_flux_ratios(catalog, truth, selected, radius, flux_columns)
+
+
+def _catalog_flux_ratios(catalog, truth, selected, radius, flux_columns=('flux',)):
+    """`_flux_ratios` of a catalogue already made."""
     detections, truths = match_to_truth(catalog['x_centroid'], catalog['y_centroid'],
                                         _plain(truth['x']), _plain(truth['y']), radius)
     keep = selected[truths]

@@ -18,7 +18,8 @@ from scipy.spatial import cKDTree
 
 from bgrem import BGRemBackground, detect_sources
 from bgrem.detection import DetectionResult, write_catalog, write_regions
-from bgrem.detection.core import FLAG_DEBLENDED, FLAG_EDGE, FLAG_PSF_FIT, _stellar_fwhm
+from bgrem.detection.core import (FLAG_DEBLENDED, FLAG_EDGE, FLAG_PSF_FIT, _reference_stars,
+                                  _stellar_fwhm)
 
 NOISE = 5.0
 SKY = 100.0
@@ -296,6 +297,31 @@ def test_stellar_fwhm_finds_the_stars_among_more_extended_sources():
     assert np.median(fwhm) > 8
     assert _stellar_fwhm(fwhm) == pytest.approx(np.median(stars), rel=0.02)
     assert _stellar_fwhm(stars) == pytest.approx(np.median(stars))
+
+
+def test_reference_stars_skip_a_tight_locus_of_bright_diffuse_sources():
+    # sky bumps left in a cleaned image: bright, wide, more numerous than the
+    # stars and of similar size to each other; the stars are the compact ones
+    rng = np.random.default_rng(5)
+    n_stars, n_bumps = 30, 50
+    fwhm = np.concatenate([rng.normal(6.0, 0.2, n_stars), rng.normal(20.0, 0.5, n_bumps)])
+    kron = np.concatenate([rng.uniform(1e3, 5e3, n_stars), rng.uniform(2e3, 8e3, n_bumps)])
+    grid = np.stack(np.meshgrid(np.arange(10), np.arange(8)), -1).reshape(-1, 2)
+    x, y = (200.0 + 150.0 * rng.permutation(grid).T)
+    catalog = QTable({'x_centroid': x, 'y_centroid': y, 'kron_flux': kron,
+                      'kron_flux_err': kron / 100, 'fwhm': fwhm,
+                      'flags': np.zeros(len(kron), int)})
+    assert _stellar_fwhm(fwhm) == pytest.approx(20.0, rel=0.05)  # without the filter
+    use, point_like, psf_fwhm = _reference_stars(catalog, (1800, 1800), 50.0, 2.5)
+    assert psf_fwhm == pytest.approx(6.0, rel=0.03)
+    assert point_like.tolist() == [True] * n_stars + [False] * n_bumps
+    assert use.tolist() == point_like.tolist()  # all bright, isolated, inside, unflagged
+    # a close neighbour, the edge and a flag each take a star out
+    catalog['x_centroid'][1], catalog['y_centroid'][1] = x[0] + 20, y[0]
+    catalog['x_centroid'][2] = 5.0
+    catalog['flags'][3] = 1
+    use = _reference_stars(catalog, (1800, 1800), 50.0, 2.5)[0]
+    assert not use[:4].any() and use[4:n_stars].all()
 
 
 @pytest.fixture(scope='module')

@@ -80,8 +80,10 @@ def main(args=None):
             f"FWHM {fit['fwhm']:.3f} (true {fwhm:.3f}), beta {fit['beta']:.2f} ("
             + (f"true {fit['true_beta']:.2f}" if field.config.psf_profile == 'moffat'
                else f'true PSF {field.config.psf_profile}')
-            + f"; ellipticity {fit['true_ellipticity']:.2f}); "
-            f"detection + fit + photometry {seconds:.1f} s"
+            + f"), ellipticity {fit['ellipticity']:.2f} (true {fit['true_ellipticity']:.2f})"
+            + (f", Gaussian core {fit['core_fraction']:.2f} of the flux"
+               if fit['gaussian_core'] else ', no core')
+            + f"; detection + fit + photometry {seconds:.1f} s"
             if fitted else 'no PSF fitted'), flush=True)
         true_psf = field.psf_model()
         runs = {'psf_true': (bkg, {'psf_model': true_psf}, 'psf_flux'),

@@ -408,6 +408,58 @@ def test_fit_moffat_psf_alone(moffat_field):
     assert np.abs(psf(xx, yy) - expected).max() < 1e-3 * expected.max()
     with pytest.raises(ValueError, match='far enough from the edges'):
         fit_moffat_psf(image, error, [1.0], [1.0], 2.5)
+    # a core is not worth its two parameters on Moffat stars
+    assert not fit['gaussian_core'] and fit['core_fraction'] == 0
+    assert fit['ellipticity'] < 0.03
+    with pytest.raises(ValueError, match='gaussian_core'):
+        fit_moffat_psf(image, error, positions[:, 0], positions[:, 1], 2.5, gaussian_core=1)
+
+
+def test_elliptical_moffat_is_galsims_sheared_moffat():
+    galsim = pytest.importorskip('galsim')
+    from bgrem.detection import pixel_integrated_moffat
+
+    yy, xx = np.mgrid[-60:61, -60:61]
+    for e1, e2 in [(0.3, 0.0), (0.0, -0.3), (0.2, 0.25)]:
+        expected = galsim.Moffat(beta=3.0, scale_radius=2.0).shear(e1=e1, e2=e2).drawImage(
+            nx=121, ny=121, scale=1.0).array
+        image = pixel_integrated_moffat(xx, yy, 1.0, 0.0, 0.0, 2.0, 3.0, e1, e2)
+        assert image.sum() == pytest.approx(1.0, abs=1e-4)  # the area is kept
+        assert np.abs(image - expected).max() < 0.01 * expected.max()
+
+
+def test_moffat_psf_follows_the_wings_and_ellipticity_of_an_atmospheric_psf():
+    # a Kolmogorov PSF (near-Gaussian core, wider wings than a Moffat) with
+    # an axis ratio of 0.85: one round-in-wings Moffat gives fluxes 2-3% low
+    galsim = pytest.importorskip('galsim')
+    from bgrem.detection import fit_moffat_psf
+    from bgrem.detection._psf import psf_fluxes
+
+    rng = np.random.default_rng(2)
+    shape = (300, 400)
+    grid_x, grid_y = np.meshgrid(np.linspace(30, shape[1] - 30, 6), np.linspace(30, 270, 4))
+    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-3, 3, (24, 2))
+    fluxes = rng.uniform(2e4, 2e5, len(positions))
+    psf = galsim.Kolmogorov(fwhm=4.0).shear(q=0.85, beta=30 * galsim.degrees)
+    image = galsim.ImageD(shape[1], shape[0], scale=1.0)
+    for (x, y), flux in zip(positions, fluxes):
+        # GalSim pixels are 1-based: the centre of pixel (0, 0) is (1, 1)
+        psf.withFlux(flux).drawImage(image, center=galsim.PositionD(x + 1, y + 1),
+                                     add_to_image=True)
+    image = image.array + rng.normal(0, NOISE, shape)
+    error = np.full(shape, NOISE)
+    errors = {}
+    for core in (False, 'auto'):
+        model, fit = fit_moffat_psf(image, error, positions[:, 0], positions[:, 1], 4.0,
+                                    gaussian_core=core)
+        assert fit['gaussian_core'] is (core == 'auto') and fit['n_stars'] >= 20
+        assert fit['ellipticity'] == pytest.approx(0.15, abs=0.01)
+        assert fit['angle'] == pytest.approx(30, abs=2)
+        flux = psf_fluxes(image, positions[:, 0], positions[:, 1], model, error)[0]
+        errors[core] = np.median(np.abs(flux / fluxes - 1))
+    assert fit['fwhm'] == pytest.approx(4.0, rel=0.01)
+    assert 0.2 < fit['core_fraction'] < 0.8
+    assert errors['auto'] < 0.015 < 0.025 < errors[False]  # measured: 1.1% and 3.4%
 
 
 def test_moffat_psf_needs_enough_stars(field):

@@ -102,13 +102,14 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     psf_model : `astropy.modeling.Fittable2DModel` or 'moffat', optional
         A photutils PSF model of the image (`~photutils.psf.ImagePSF`,
         `~photutils.psf.MoffatPSF`, `~photutils.psf.GriddedPSFModel`, ...),
-        pixel response included, or ``'moffat'`` to fit one Moffat profile
-        to the bright (S/N > 30), isolated, point-like, unflagged sources
-        of this image first (at least 5, at most the 60 brightest; the fit
-        is in ``catalog.meta['psf_fit']``; with fewer stars a warning is
-        given and ``psf_flux`` is NaN and flagged; on an atmospheric
-        (Kolmogorov) PSF, whose wings no Moffat follows, its fluxes are
-        about 3% low: give a PSF model of the image there).  The model is then
+        pixel response included, or ``'moffat'`` to fit a Moffat profile
+        (elliptical, with a Gaussian core where the stars ask for one:
+        `~bgrem.detection.fit_moffat_psf`) to the bright (S/N > 30),
+        isolated, point-like, unflagged sources of this image first (at
+        least 5, at most the 60 brightest; the fit is in
+        ``catalog.meta['psf_fit']``; with fewer stars a warning is given
+        and ``psf_flux`` is NaN and flagged; on an atmospheric
+        (Kolmogorov) PSF its fluxes are about 1% low).  The model is then
         fitted at every detected position (`~photutils.psf.PSFPhotometry`,
         one source at a time, position free within 2 pixels) on the data
         minus `~bgrem.BGRemBackground.smooth_background`, whose star

@@ -207,7 +207,7 @@ def fit_moffat_psf(image, error, x, y, fwhm_guess, mask=None, max_stars=60,
     stars (saturated cores, unresolved blends, galaxies) are dropped and
     the fit repeated once.  Atmospheric (Kolmogorov) PSFs have a
     near-Gaussian core and wider wings than one Moffat can follow: one
-    Moffat then gives fluxes 2-3% low, Moffat and core 0.5-1%.
+    Moffat then gives fluxes 2-3% low, Moffat and core about 1%.
 
     Parameters
     ----------
@@ -238,7 +238,7 @@ def fit_moffat_psf(image, error, x, y, fwhm_guess, mask=None, max_stars=60,
         axes), ``ellipticity`` (``1 - b / a``), ``angle`` (degrees, of the
         major axis from the x axis), ``gaussian_core`` (bool) with the
         core's ``core_sigma`` (pixels) and ``core_fraction`` of the flux
-        (0 without a core), and ``n_stars``, the number of stars in the
+        (NaN and 0 without a core), and ``n_stars``, the number of stars in the
         final fit.
 
     Raises
@@ -273,7 +273,7 @@ def fit_moffat_psf(image, error, x, y, fwhm_guess, mask=None, max_stars=60,
         fwhm = _PSFProfile(shape).fwhm
         cored = np.concatenate([[shape[0] + np.log(1.5), np.log(1.5)], shape[2:4],
                                 [np.log(fwhm / 2.3548), 0.0]])
-        cored, stars_cored, cost_cored, _ = _fit_stars(stamps, weights, cored, stars)
+        cored, _, cost_cored, _ = _fit_stars(stamps, weights, cored, stars)
         # the soft-L1 cost is about half the chi-square
         if gaussian_core is True or 2 * (cost - cost_cored) > 2 * np.log(
                 stamps[0].size * len(stamps)):

@@ -166,16 +166,17 @@ def pixel_integrated_moffat(x, y, flux, x_0, y_0, alpha, beta, e1=0.0, e2=0.0):
     >>> round(float(image.sum()), 1)
     1000.0
     """
-    r2 = _subpixel_r2(x, y, x_0, y_0, e1, e2)
-    # photutils' MoffatPSF: unit integral over the plane
-    values = (beta - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -beta
-    return flux * values.mean(axis=-1)
+    return flux * _moffat(_subpixel_r2(x, y, x_0, y_0, e1, e2), alpha, beta).mean(axis=-1)
 
 
-def _pixel_integrated_gaussian(x, y, flux, x_0, y_0, sigma, e1=0.0, e2=0.0):
-    """`pixel_integrated_moffat` for a Gaussian of standard deviation ``sigma``."""
-    r2 = _subpixel_r2(x, y, x_0, y_0, e1, e2)
-    return flux * (np.exp(-0.5 * r2 / sigma ** 2) / (2 * np.pi * sigma ** 2)).mean(axis=-1)
+def _moffat(r2, alpha, beta):
+    """A Moffat of unit integral over the plane (photutils' MoffatPSF) at ``r**2``."""
+    return (beta - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -beta
+
+
+def _gaussian(r2, sigma):
+    """A Gaussian of unit integral over the plane at ``r**2``."""
+    return np.exp(-0.5 * r2 / sigma ** 2) / (2 * np.pi * sigma ** 2)
 
 
 def _subpixel_r2(x, y, x_0, y_0, e1, e2):
@@ -370,20 +371,18 @@ class _PSFProfile:
             self.core_fraction = float(1.0 / (1.0 + np.exp(-params[5])))
 
     def __call__(self, x, y, flux, x_0, y_0):
-        values = pixel_integrated_moffat(x, y, flux * (1 - self.core_fraction), x_0, y_0,
-                                         self.alpha, self.beta, self.e1, self.e2)
+        """The flux in the unit pixels centred at ``(x, y)``."""
+        r2 = _subpixel_r2(x, y, x_0, y_0, self.e1, self.e2)
+        values = flux * (1 - self.core_fraction) * _moffat(r2, self.alpha, self.beta).mean(axis=-1)
         if self.core_fraction:
-            values = values + _pixel_integrated_gaussian(
-                x, y, flux * self.core_fraction, x_0, y_0, self.sigma, self.e1, self.e2)
+            values = values + flux * self.core_fraction * _gaussian(r2, self.sigma).mean(axis=-1)
         return values
 
-    def radial(self, r):
-        """The profile (unit flux, before the pixel) at round radius ``r``."""
-        values = ((1 - self.core_fraction) * (self.beta - 1) / (np.pi * self.alpha ** 2)
-                  * (1 + r ** 2 / self.alpha ** 2) ** -self.beta)
+    def round_profile(self, r2):
+        """The profile (unit flux, before the pixel) at round radius ``sqrt(r2)``."""
+        values = (1 - self.core_fraction) * _moffat(r2, self.alpha, self.beta)
         if self.core_fraction:
-            values = values + (self.core_fraction * np.exp(-0.5 * r ** 2 / self.sigma ** 2)
-                               / (2 * np.pi * self.sigma ** 2))
+            values = values + self.core_fraction * _gaussian(r2, self.sigma)
         return values
 
     @property
@@ -394,9 +393,9 @@ class _PSFProfile:
     def fwhm(self):
         from scipy.optimize import brentq
 
-        half = 0.5 * self.radial(0.0)
+        half = 0.5 * self.round_profile(0.0)
         far = 10 * max(self.moffat_fwhm, np.nan_to_num(3 * self.sigma))
-        return 2 * brentq(lambda r: self.radial(r) - half, 0.0, far)
+        return 2 * brentq(lambda r: self.round_profile(r ** 2) - half, 0.0, far)
 
     def describe(self):
         distortion = float(np.hypot(self.e1, self.e2))

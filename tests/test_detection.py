@@ -462,6 +462,29 @@ def test_moffat_psf_follows_the_wings_and_ellipticity_of_an_atmospheric_psf():
     assert errors['auto'] < 0.015 < 0.025 < errors[False]  # measured: 1.1% and 3.4%
 
 
+def test_moffat_psf_takes_no_core_for_leftover_sky_around_the_stars():
+    # Moffat stars, each with a faint sky bump (0-1.4 sigma, 4 pixels wide)
+    # near it: a core lowers the chi-square by 27, far more than the
+    # information criterion's 2 * ln(n_pixels) = 19, but by 0.4% only
+    from bgrem.detection import fit_moffat_psf, pixel_integrated_moffat
+
+    rng = np.random.default_rng(2)
+    shape = (300, 500)
+    grid_x, grid_y = np.meshgrid(np.linspace(30, shape[1] - 30, 10), np.linspace(30, 270, 6))
+    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-3, 3, (60, 2))
+    fluxes = rng.uniform(3e3, 3e4, len(positions))
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    image = rng.normal(0, NOISE, shape)
+    for (x, y), flux in zip(positions, fluxes):
+        image += pixel_integrated_moffat(xx, yy, flux, x, y, 2.0, 2.5)
+        bump_x, bump_y = x + rng.uniform(-4, 4), y + rng.uniform(-4, 4)
+        image += 0.7 * NOISE * rng.uniform(0, 2) * np.exp(
+            -((xx - bump_x) ** 2 + (yy - bump_y) ** 2) / (2 * 4.0 ** 2))
+    _, fit = fit_moffat_psf(image, np.full(shape, NOISE), positions[:, 0], positions[:, 1], 2.5)
+    assert not fit['gaussian_core'] and fit['n_stars'] == 60
+    assert fit['beta'] == pytest.approx(2.5, abs=0.1)
+
+
 def test_moffat_psf_needs_enough_stars(field):
     from astropy.utils.exceptions import AstropyUserWarning
 

@@ -464,8 +464,8 @@ def test_moffat_psf_follows_the_wings_and_ellipticity_of_an_atmospheric_psf():
 
 def test_moffat_psf_takes_no_core_for_leftover_sky_around_the_stars():
     # Moffat stars, each with a faint sky bump (0-1.4 sigma, 4 pixels wide)
-    # near it: a core lowers the chi-square by 27, far more than the
-    # information criterion's 2 * ln(n_pixels) = 19, but by 0.4% only
+    # near it: a core lowers the chi-square by 87, far more than the
+    # information criterion's 2 * ln(n_pixels) = 19, but by 0.7% only
     from bgrem.detection import fit_moffat_psf, pixel_integrated_moffat
 
     rng = np.random.default_rng(2)

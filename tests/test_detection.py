@@ -62,13 +62,23 @@ class KnownBackground:
         return {'BGRMODEL': ('known', 'test double')}
 
 
+def jittered_grid(rng, shape, n_x, n_y, margin, jitter=3.0):
+    """
+    ``n_x * n_y`` positions (x, y) on a grid ``margin`` pixels (one value,
+    or ``(y, x)``) inside ``shape``, each moved by up to ``jitter`` pixels.
+    """
+    margin_y, margin_x = np.broadcast_to(margin, 2)
+    grid_x, grid_y = np.meshgrid(np.linspace(margin_x, shape[1] - margin_x, n_x),
+                                 np.linspace(margin_y, shape[0] - margin_y, n_y))
+    return (np.column_stack([grid_x.ravel(), grid_y.ravel()])
+            + rng.uniform(-jitter, jitter, (n_x * n_y, 2)))
+
+
 @pytest.fixture(scope='module')
 def field():
     rng = np.random.default_rng(1)
     # a jittered 6 x 5 grid: no two stars blend
-    grid_x, grid_y = np.meshgrid(np.linspace(25, SHAPE[1] - 25, 6),
-                                 np.linspace(25, SHAPE[0] - 25, 5))
-    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-5, 5, (30, 2))
+    positions = jittered_grid(rng, SHAPE, 6, 5, 25, jitter=5)
     fluxes = rng.uniform(500, 5000, 30)
     sources = gaussian_stars(positions, fluxes)
     noise = rng.normal(0, NOISE, SHAPE)
@@ -327,8 +337,7 @@ def test_reference_stars_skip_a_tight_locus_of_bright_diffuse_sources():
 @pytest.fixture(scope='module')
 def moffat_field():
     rng = np.random.default_rng(11)
-    grid_x, grid_y = np.meshgrid(np.linspace(30, SHAPE[1] - 30, 6), [50.0, 100.0, 150.0])
-    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-3, 3, (18, 2))
+    positions = jittered_grid(rng, SHAPE, 6, 3, (50, 30))
     fluxes = rng.uniform(3e3, 3e4, len(positions))
     return positions, fluxes, moffat_stars(positions, fluxes), rng.normal(0, NOISE, SHAPE)
 
@@ -437,8 +446,7 @@ def test_moffat_psf_follows_the_wings_and_ellipticity_of_an_atmospheric_psf():
 
     rng = np.random.default_rng(2)
     shape = (300, 400)
-    grid_x, grid_y = np.meshgrid(np.linspace(30, shape[1] - 30, 6), np.linspace(30, 270, 4))
-    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-3, 3, (24, 2))
+    positions = jittered_grid(rng, shape, 6, 4, 30)
     fluxes = rng.uniform(2e4, 2e5, len(positions))
     psf = galsim.Kolmogorov(fwhm=4.0).shear(q=0.85, beta=30 * galsim.degrees)
     image = galsim.ImageD(shape[1], shape[0], scale=1.0)
@@ -470,8 +478,7 @@ def test_moffat_psf_takes_no_core_for_leftover_sky_around_the_stars():
 
     rng = np.random.default_rng(2)
     shape = (300, 500)
-    grid_x, grid_y = np.meshgrid(np.linspace(30, shape[1] - 30, 10), np.linspace(30, 270, 6))
-    positions = np.column_stack([grid_x.ravel(), grid_y.ravel()]) + rng.uniform(-3, 3, (60, 2))
+    positions = jittered_grid(rng, shape, 10, 6, 30)
     fluxes = rng.uniform(3e3, 3e4, len(positions))
     yy, xx = np.mgrid[:shape[0], :shape[1]]
     image = rng.normal(0, NOISE, shape)

@@ -95,6 +95,18 @@ def test_help_does_not_import_tensorflow():
     assert 'remove' in result.stdout
 
 
+def test_quiet_run_writes_nothing_to_stderr(fits_image, tmp_path, tiny_model_path):
+    # TensorFlow's native start-up lines and, with the CUDA build on a machine
+    # without a GPU, its "failed call to cuInit" error must not reach the user.
+    result = subprocess.run(
+        [sys.executable, '-m', 'bgrem.scripts.main', 'remove', str(fits_image),
+         '-o', str(tmp_path / 'out.fits'), '--model', str(tiny_model_path), '-q'],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ''
+    assert result.stdout == ''
+
+
 def test_version(capsys):
     import bgrem
 

@@ -34,6 +34,11 @@ def import_keras():
     try:
         with _quiet_native_stderr():
             import keras
+            if keras.backend.backend() == 'tensorflow':
+                # TensorFlow looks for GPUs on first use and logs a CUDA error
+                # on machines without one; do it here, silenced.
+                import tensorflow
+                tensorflow.config.list_physical_devices()
     except ImportError as exc:
         raise ImportError(f'bgrem needs Keras 3 ({exc}): '
                           'pip install "keras>=3" tensorflow') from exc
@@ -46,7 +51,8 @@ def import_keras():
 def _quiet_native_stderr():
     """
     Silence what native code writes to file descriptor 2 (TensorFlow's
-    start-up log lines, which no environment variable turns off).
+    start-up log lines and its CUDA errors on machines without a GPU, which
+    no environment variable turns off).
     Python exceptions are unaffected.
     """
     try:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from bgrem.evaluation import (FIELD_CONDITIONS, HAS_SEXTRACTOR, SubtractedImage,
-                              condition_config, evaluate_field, format_report, plot_report,
+                              condition_config, evaluate_conditions, evaluate_field,
+                              format_report, median_filter_subtraction, plot_report,
                               subtract_background, summarize)
 
 pytest.importorskip('galsim')
@@ -66,13 +67,48 @@ def test_smoothed_control_scales_the_noise():
                                                      rel=0.05)
 
 
+def test_median_filter_control_flattens_structure_and_eats_extended_light():
+    from astropy.modeling.models import Gaussian2D
+
+    yy, xx = np.mgrid[:160, :200]
+    sky = 100 + 8 * np.sin(xx / 15.0) * np.cos(yy / 13.0)  # structure of tens of pixels
+    star = Gaussian2D(500, 50, 80, 1.5, 1.5)(xx, yy)
+    galaxy = Gaussian2D(20, 140, 80, 15, 10)(xx, yy)
+    data = sky + star + galaxy + np.random.default_rng(2).normal(0, 1.0, sky.shape)
+    original = data.copy()
+    subtracted = median_filter_subtraction(data, 19)
+    mesh = subtract_background(data, 'sep')  # 64-pixel mesh, for comparison
+    np.testing.assert_array_equal(data, original)
+    assert subtracted.name == 'median_filter' and subtracted.seconds > 0
+    # the sky's structure is followed to about the noise (1), which sep's mesh misses
+    far = (np.hypot(xx - 50, yy - 80) > 15) & (np.hypot(xx - 140, yy - 80) > 50)
+    assert np.std((subtracted.cleaned - star - galaxy)[far]) < 1.3
+    assert np.std((mesh.cleaned - star - galaxy)[far]) > 3
+    assert np.median(subtracted.background_rms) == pytest.approx(1.0, rel=0.2)
+    # the star keeps most of its light; the galaxy, larger than the window, little,
+    # where the mesh keeps it
+    near_star = np.hypot(xx - 50, yy - 80) < 6
+    assert 0.9 < subtracted.cleaned[near_star].sum() / star[near_star].sum() < 1.0
+    inside = ((xx - 140) / 30) ** 2 + ((yy - 80) / 20) ** 2 < 1
+    assert subtracted.cleaned[inside].sum() < 0.3 * galaxy[inside].sum()
+    assert mesh.cleaned[inside].sum() > 0.9 * galaxy[inside].sum()
+    with pytest.raises(ValueError, match='size'):
+        median_filter_subtraction(data, 0)
+
+
 def test_evaluate_field_with_a_model_that_removes_everything(everything_model, tmp_path):
     from bgrem.simulate import simulate_optical_field
 
     field = simulate_optical_field(condition_config('default', shape=(160, 160)), seed=5)
     result = evaluate_field(field, everything_model, methods=['background2d', 'sep'],
                             thresholds=[0.5, 3.0, 10.0])
-    assert set(result['curves']) == {'bgrem', 'background2d', 'sep', 'background2d_smoothed'}
+    assert set(result['curves']) == {'bgrem', 'background2d', 'sep', 'sep_smoothed',
+                                     'median_filter'}
+    # the median-filter control is measured like a baseline, the smoothing one is not
+    assert {'median_filter', 'true_sky', 'bgrem_psf'} <= set(result['flux'])
+    assert 'sep_smoothed' not in result['flux']
+    assert set(result['extended']) == set(result['residual']) == {
+        'bgrem', 'bgrem_clipped', 'background2d', 'sep', 'median_filter'}
     # Nothing is left to detect in an all-background output ...
     assert result['curves']['bgrem']['true_positives'] == [0, 0, 0]
     # ... while the baselines find sources, fewer at higher thresholds.
@@ -101,7 +137,7 @@ def test_evaluate_field_with_a_model_that_removes_everything(everything_model, t
               'conditions': {'default': summarize([result])}, 'fields': {'default': [result]}}
     json.dumps(report)
     text = format_report(report)
-    assert '[default]' in text and 'background2d_smoothed' in text
+    assert '[default]' in text and 'sep_smoothed' in text and 'median_filter' in text
     paths = plot_report(report, tmp_path)
     assert [p.name for p in paths] == ['tp_vs_fp.png', 'flux_ratio.png']
     assert all(p.stat().st_size > 1000 for p in paths)
@@ -163,3 +199,39 @@ def test_extended_flux_measures_twice_the_half_light_ellipse():
     assert fractions['kept'] == pytest.approx([1.0])
     assert fractions['half'] == pytest.approx([0.5])
     assert fractions['lost'] == pytest.approx([0.0])
+
+
+def test_evaluate_command_with_workers_matches_one_process(tiny_model_path, tmp_path):
+    import subprocess
+    import sys
+
+    from bgrem.evaluation.suite import EVALUATION_SEED
+
+    settings = dict(conditions=['sparse'], n_fields=2, shape=(96, 96), methods=['sep'])
+    command = [sys.executable, '-m', 'bgrem.scripts.main', 'evaluate', '--model',
+               str(tiny_model_path), '--conditions', 'sparse', '--fields', '2', '--size', '96',
+               '--methods', 'sep', '--workers', '2', '-q', '-o', str(tmp_path)]
+    run = subprocess.run(command, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert '[sparse]' in run.stdout
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {'report.json', 'report.txt', 'tp_vs_fp.png', 'flux_ratio.png'}
+    in_workers = json.loads((tmp_path / 'report.json').read_text())
+    here = evaluate_conditions(tiny_model_path, **settings)
+    # a condition's fields have the same seeds whichever conditions run
+    assert [f['seed'] for f in here['fields']['sparse']] == [
+        EVALUATION_SEED + 10000 * list(FIELD_CONDITIONS).index('sparse') + i for i in (0, 1)]
+    for mine, theirs in zip(here['fields']['sparse'], in_workers['fields']['sparse']):
+        mine, theirs = dict(mine), dict(theirs)
+        assert mine.pop('seconds').keys() == theirs.pop('seconds').keys()
+        assert json.loads(json.dumps(mine)) == theirs
+    assert sum(here['fields']['sparse'][0]['curves']['sep']['true_positives']) > 0
+
+
+def test_evaluate_conditions_refuses_workers_with_a_loaded_model(tiny_model):
+    with pytest.raises(ValueError, match='name or path'):
+        evaluate_conditions(tiny_model, conditions=['sparse'], n_fields=1, shape=(64, 64),
+                            workers=2)
+    with pytest.raises(ValueError, match='workers'):
+        evaluate_conditions('optical', conditions=['sparse'], n_fields=1, shape=(64, 64),
+                            workers=0)

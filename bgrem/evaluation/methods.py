@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-__all__ = ['BASELINE_METHODS', 'HAS_SEXTRACTOR', 'SubtractedImage', 'subtract_background']
+__all__ = ['BASELINE_METHODS', 'HAS_SEXTRACTOR', 'SubtractedImage', 'median_filter_subtraction',
+           'subtract_background']
 
 #: The command of SExtractor (Debian package ``source-extractor``), or None.
 SEXTRACTOR = shutil.which('source-extractor') or shutil.which('sex')
@@ -152,6 +153,51 @@ def subtract_background(data, method, box_size=BOX_SIZE, filter_size=FILTER_SIZE
     seconds = time.perf_counter() - start
     subtracted = data - background
     return SubtractedImage(method, subtracted, subtracted, background, rms, seconds)
+
+
+def median_filter_subtraction(data, size):
+    """
+    Subtract a running median of ``size`` x ``size`` pixels: a control, not
+    a background estimator to use.
+
+    A running median a few seeing FWHM wide follows any sky structure, so
+    detection after it gains much under structured sky; it also follows the
+    wings of stars and the light of galaxies larger than it, and subtracts
+    them.  Fluxes are measured on the same subtracted image, since its
+    background is all this method knows.
+
+    Parameters
+    ----------
+    data : array_like
+        The image.
+    size : int
+        Width of the running median in pixels.
+
+    Returns
+    -------
+    subtracted : `SubtractedImage`
+        Named ``'median_filter'``; its noise map is `sep.Background`'s RMS
+        of the subtracted image.
+
+    Raises
+    ------
+    ValueError
+        If ``size`` is below 1.
+    """
+    import sep
+    from scipy.ndimage import median_filter
+
+    size = int(size)
+    if size < 1:
+        raise ValueError(f'size must be at least 1, got {size}')
+    data = np.ascontiguousarray(data, dtype=float)
+    start = time.perf_counter()
+    background = median_filter(data, size=size, mode='reflect')
+    subtracted = data - background
+    rms = sep.Background(subtracted, bw=BOX_SIZE, bh=BOX_SIZE, fw=FILTER_SIZE,
+                         fh=FILTER_SIZE).rms()
+    seconds = time.perf_counter() - start
+    return SubtractedImage('median_filter', subtracted, subtracted, background, rms, seconds)
 
 
 def _sextractor_background(data, box_size, filter_size):

@@ -15,8 +15,15 @@ only the background subtraction differs.  Metrics per field condition:
 - mean and standard deviation of the residual (output minus truth) in
   source-free pixels, in units of the noise;
 - wall time per megapixel.
+
+Two controls run beside them, because a detection gain means little alone:
+the sep-subtracted image smoothed with a Gaussian of the seeing (what plain
+matched filtering gains) and the data minus a running median a few FWHM
+wide (`median_filter_subtraction`: it flattens any sky structure and wins
+detections there, at the cost of the fluxes).
 """
 
+import functools
 import time
 
 import numpy as np
@@ -24,13 +31,22 @@ import numpy as np
 from .conditions import FIELD_CONDITIONS, condition_config
 from .detection import detection_curve, match_to_truth, true_positives_at
 from ._plotting import plot_detection_curves, pyplot_for, save_figure
-from .methods import HAS_SEXTRACTOR, SubtractedImage, subtract_background
+from .methods import (HAS_SEXTRACTOR, SubtractedImage, median_filter_subtraction,
+                      subtract_background)
 
-__all__ = ['DETECTION_THRESHOLDS', 'FP_BUDGETS_PER_FIELD', 'evaluate_conditions',
-           'evaluate_field', 'format_report', 'plot_report', 'summarize']
+__all__ = ['DETECTION_THRESHOLDS', 'FP_BUDGETS_PER_FIELD', 'MEDIAN_FILTER_FWHM',
+           'evaluate_conditions', 'evaluate_field', 'format_report', 'plot_report',
+           'summarize']
 
-#: Thresholds of the sweep, in units of each method's noise map.
-DETECTION_THRESHOLDS = tuple(float(t) for t in np.round(np.geomspace(0.05, 20.0, 36), 4))
+#: Thresholds of the sweep, in units of each method's noise map: 0.05 to 111
+#: in steps of a factor 1.187 (up to 20 until 2026-12: the smoothed control,
+#: whose noise map is that of white noise, did not get down to a few false
+#: positives per field there in crowded fields and under sky structure).
+DETECTION_THRESHOLDS = tuple(float(t) for t in np.round(0.05 * 400 ** (np.arange(46) / 35), 4))
+#: Width of the running median of the ``median_filter`` control, in seeing
+#: FWHM (of 3, 5 and 8 tried on 4 default and 4 structured-sky fields, 3 and
+#: 5 found the most sources under sky structure, 5 and 8 on default fields).
+MEDIAN_FILTER_FWHM = 5
 #: False positives per field at which true positives are compared.
 FP_BUDGETS_PER_FIELD = (1, 3, 10)
 #: Thresholds (noise units) of the catalogues used for photometry.
@@ -158,16 +174,17 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
     -------
     result : dict
         ``curves`` (true and false positives per threshold and method,
-        including ``background2d_smoothed``: Background2D subtraction then a
-        Gaussian of the seeing, the control), ``flux`` (ratios and true S/N
-        of isolated point-like sources per method, and for ``true_sky``: the
-        same photometry on the data minus the true noiseless sky, the floor
-        that noise and the apertures leave to any background method;
-        ``bgrem_psf`` and ``true_sky_psf``: ``psf_flux`` with the field's
-        true PSF),
-        ``extended`` (flux
-        fraction kept per large galaxy), ``residual`` (mean and std in
-        source-free pixels / noise), ``seconds`` and ``n_true``.
+        including the controls ``sep_smoothed``, sep subtraction then a
+        Gaussian of the seeing, and ``median_filter``, the data minus a
+        running median `MEDIAN_FILTER_FWHM` seeing FWHM wide), ``flux``
+        (ratios and true S/N of isolated point-like sources per method, and
+        for ``true_sky``: the same photometry on the data minus the true
+        noiseless sky, the floor that noise and the apertures leave to any
+        background method; ``bgrem_psf`` and ``true_sky_psf``:
+        ``psf_flux`` with the field's true PSF), ``extended`` (flux fraction
+        kept per large galaxy), ``residual`` (mean and std in source-free
+        pixels / noise), ``seconds`` and ``n_true``.  ``sep_smoothed``
+        measures fluxes on the sep-subtracted image, so it has only a curve.
     """
     from ..background import BGRemBackground
 
@@ -188,8 +205,10 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
     outputs = {'bgrem': SubtractedImage.from_bgrem(bkg, clipped=False, seconds=bgrem_seconds)}
     for method in methods:
         outputs[method] = subtract_background(data, method)
-    control = outputs.get('background2d') or subtract_background(data, 'background2d')
-    detect_on = dict(outputs, background2d_smoothed=control.smoothed(fwhm / 2.3548))
+    outputs['median_filter'] = median_filter_subtraction(
+        data, 2 * round(MEDIAN_FILTER_FWHM * fwhm / 2) + 1)
+    control = outputs.get('sep') or subtract_background(data, 'sep')
+    detect_on = dict(outputs, sep_smoothed=control.smoothed(fwhm / 2.3548))
 
     curves = {}
     for name, image in detect_on.items():
@@ -212,14 +231,15 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
             flux[name] = _flux_ratios(image, threshold, truth, selected, radius)['flux']
     flux.update(psf_flux)  # the PSF-fit rows after the others in the report
 
+    others = [name for name in outputs if name != 'bgrem']
     extended = _extended_flux({'bgrem': outputs['bgrem'].unclipped,
                                'bgrem_clipped': outputs['bgrem'].cleaned,
-                               **{m: outputs[m].unclipped for m in methods}}, truth, sources)
+                               **{m: outputs[m].unclipped for m in others}}, truth, sources)
     free = sources < 0.05 * noise
     residual = {}
     for name, image in (('bgrem', outputs['bgrem'].unclipped),
                         ('bgrem_clipped', outputs['bgrem'].cleaned),
-                        *((m, outputs[m].unclipped) for m in methods)):
+                        *((m, outputs[m].unclipped) for m in others)):
         values = ((image - sources) / noise)[free]
         residual[name] = {'mean': float(np.mean(values)), 'std': float(np.std(values))}
     return {
@@ -241,7 +261,7 @@ def _baselines(methods):
 
 
 def evaluate_conditions(model='optical', *, conditions=None, n_fields=8, shape=(512, 512),
-                        diffusion_steps=None, methods=None, seed=EVALUATION_SEED,
+                        diffusion_steps=None, methods=None, seed=EVALUATION_SEED, workers=1,
                         progress_bar=False):
     """
     Run `evaluate_field` on ``n_fields`` simulated fields per condition and
@@ -262,8 +282,14 @@ def evaluate_conditions(model='optical', *, conditions=None, n_fields=8, shape=(
     methods : sequence of str, optional
         Baselines (see `evaluate_field`).
     seed : int, optional
-        Seed of the first field; condition ``k`` uses seeds
-        ``seed + 10000 k + i``, far from the training fields.
+        Seed of the first field; the ``k``-th condition of
+        `~bgrem.evaluation.FIELD_CONDITIONS` uses seeds ``seed + 10000 k +
+        i``, far from the training fields, whichever conditions are asked
+        for.
+    workers : int, optional
+        Evaluate fields in this many processes (each loads the model once);
+        the results are the same for any number, but for the timings, which
+        share the cores.  More than 1 needs ``model`` as a name or path.
     progress_bar : bool, optional
         Show a progress bar over the fields.
 
@@ -272,25 +298,40 @@ def evaluate_conditions(model='optical', *, conditions=None, n_fields=8, shape=(
     report : dict
         ``settings``, ``conditions`` (a summary per condition, see
         `format_report`) and ``fields`` (every `evaluate_field` result).
-    """
-    from ..model.registry import load_model
-    from ..simulate import simulate_optical_field
 
+    Raises
+    ------
+    ValueError
+        For an unknown condition, ``workers`` below 1, or more than one
+        worker with a loaded model.
+    """
+    import os
+
+    from .._parallel import process_map
+    from ..model.registry import load_model
+
+    if int(workers) > 1 and not isinstance(model, (str, os.PathLike)):
+        raise ValueError('workers > 1 needs the model as a name or path, not a loaded model')
+    reference = model
     model = load_model(model)
     conditions = list(FIELD_CONDITIONS) if conditions is None else list(conditions)
     for condition in conditions:
         condition_config(condition, shape)  # fail early on a typo
-    jobs = [(k, c, i) for k, c in enumerate(conditions) for i in range(n_fields)]
-    if progress_bar:
-        from tqdm.auto import tqdm
-
-        jobs = tqdm(jobs, desc='bgrem evaluate', unit='field')
+    jobs = [(c, seed + 10000 * list(FIELD_CONDITIONS).index(c) + i, tuple(shape))
+            for c in conditions for i in range(n_fields)]
+    # One process evaluates with the model loaded here; workers load their own.
+    evaluate = functools.partial(_evaluate_simulated_field,
+                                 model=model if int(workers) == 1 else None,
+                                 diffusion_steps=diffusion_steps, methods=methods)
     fields = {c: [] for c in conditions}
-    for k, condition, i in jobs:
-        field = simulate_optical_field(condition_config(condition, shape),
-                                       seed=seed + 10000 * k + i)
-        fields[condition].append(evaluate_field(field, model, diffusion_steps=diffusion_steps,
-                                                methods=methods))
+    with process_map(workers, _load_worker_model, (reference,)) as mapper:
+        results = mapper(evaluate, jobs)
+        if progress_bar:
+            from tqdm.auto import tqdm
+
+            results = tqdm(results, total=len(jobs), desc='bgrem evaluate', unit='field')
+        for (condition, _, _), result in zip(jobs, results):
+            fields[condition].append(result)
     steps = model.card.default_steps if diffusion_steps is None else diffusion_steps
     return {
         'settings': {'model': model.name, 'diffusion_steps': int(steps),
@@ -302,6 +343,31 @@ def evaluate_conditions(model='optical', *, conditions=None, n_fields=8, shape=(
         'conditions': {c: summarize(results) for c, results in fields.items()},
         'fields': fields,
     }
+
+
+#: The model of a worker process (`_load_worker_model`).
+_WORKER_MODEL = None
+
+
+def _load_worker_model(model):
+    """Load the model of a worker process, by name or path."""
+    from ..model.registry import load_model
+
+    global _WORKER_MODEL
+    _WORKER_MODEL = load_model(model)
+
+
+def _evaluate_simulated_field(job, model=None, diffusion_steps=None, methods=None):
+    """
+    `evaluate_field` on the field ``(condition, seed, shape)`` of a job, with
+    ``model`` or, in a worker process, the worker's model.
+    """
+    from ..simulate import simulate_optical_field
+
+    condition, seed, shape = job
+    field = simulate_optical_field(condition_config(condition, shape), seed=seed)
+    return evaluate_field(field, _WORKER_MODEL if model is None else model,
+                          diffusion_steps=diffusion_steps, methods=methods)
 
 
 def _bootstrap_interval(values, statistic, n_resamples=1000, seed=0):

@@ -11,9 +11,11 @@ def add_parser(commands):
         'evaluate', help='compare bgrem with other background subtractions on simulated fields',
         description='Simulate optical fields with truth under several conditions, subtract '
                     'the background with bgrem, photutils Background2D, sep and SExtractor '
-                    '(when installed), run the same detector on each, and report true vs '
-                    'false positives, flux ratios, extended-source flux, residuals and '
-                    'speed.  Needs GalSim and matplotlib (pip install "bgrem[train]").')
+                    '(when installed) and two controls (sep then a Gaussian of the seeing; '
+                    'a running median 5 FWHM wide), run the same detector on each, and '
+                    'report true vs false positives, flux ratios, extended-source flux, '
+                    'residuals and speed.  Needs GalSim and matplotlib '
+                    '(pip install "bgrem[train]").')
     parser.add_argument('-o', '--output', default='bgrem-evaluation',
                         help='folder for report.json and the PNG plots '
                              '(default: bgrem-evaluation)')
@@ -29,6 +31,9 @@ def add_parser(commands):
                         default=None, help='baselines (default: all installed)')
     parser.add_argument('--patches', type=int, default=600,
                         help='gamma-ray models: test patches per flavour (default: 600)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='optical models: evaluate fields in this many processes; the '
+                             'report is the same but for the timings (default: 1)')
     parser.add_argument('--seed', type=int, default=None, help='seed of the first field')
     parser.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     parser.set_defaults(run=run)
@@ -43,12 +48,13 @@ def run(options):
     model = load_model(options.model)
     if model.card.training.get('dataset', {}).get('kind') == 'gamma':
         return _run_gamma(options, model)
-    if options.fields < 1 or options.size < 32:
-        raise ValueError('--fields must be at least 1 and --size at least 32')
+    if options.fields < 1 or options.size < 32 or options.workers < 1:
+        raise ValueError('--fields and --workers must be at least 1 and --size at least 32')
     report = evaluate_conditions(
-        model, conditions=options.conditions, n_fields=options.fields,
+        model if options.workers == 1 else options.model,  # workers load it by name or path
+        conditions=options.conditions, n_fields=options.fields,
         shape=(options.size, options.size), diffusion_steps=options.steps,
-        methods=options.methods,
+        methods=options.methods, workers=options.workers,
         seed=EVALUATION_SEED if options.seed is None else options.seed,
         progress_bar=not options.quiet)
     _write_report(options.output, 'report', report, format_report, plot_report)

@@ -10,14 +10,13 @@ observed field.  Each tile then gets an extra random scale factor around 1,
 so that the network learns to tolerate a mis-estimated normalisation.
 """
 
-import concurrent.futures
-import contextlib
 import dataclasses
 import json
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._parallel import process_map
 from ..model.normalization import (NORMALIZATION_METHODS, estimate_normalization,
                                    masked_median, poisson_normalization)
 
@@ -244,7 +243,7 @@ def build_tile_dataset(path, n_fields, *, config=None, tile_size=256, seed=0,
     low, high = np.log(noise_scale_range)
     jobs = [(configs[index % len(configs)], seed * _FIELD_SEED_STRIDE + index, tile_size,
              min_peak) for index in range(n_fields)]
-    with _field_map(workers) as mapper:
+    with process_map(workers, chunksize=4) as mapper:
         tiles = mapper(_simulated_tiles, jobs)
         for index, (y_tiles, x_tiles) in tqdm(enumerate(tiles), total=n_fields,
                                               desc='simulating fields',
@@ -275,19 +274,6 @@ def _simulated_tiles(job):
     y_tiles, x_tiles = cut_tiles(y, tile_size), cut_tiles(x, tile_size)
     keep = y_tiles.max(axis=(1, 2)) >= min_peak
     return y_tiles[keep], x_tiles[keep]
-
-
-@contextlib.contextmanager
-def _field_map(workers):
-    """An ordered ``map(function, jobs)``: built-in, or over a pool of processes."""
-    workers = int(workers)
-    if workers < 1:
-        raise ValueError(f'workers must be at least 1, got {workers}')
-    if workers == 1:
-        yield map
-        return
-    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        yield lambda function, jobs: pool.map(function, jobs, chunksize=4)
 
 
 def _write_dataset(path, collected, attrs, tile_size):

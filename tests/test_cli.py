@@ -124,10 +124,12 @@ def test_detect_writes_catalog_regions_and_segmentation(fits_image, tmp_path, ti
         tmp_path / 'cat.ecsv', tmp_path / 'cat.reg', tmp_path / 'seg.fits')
     status = main(['detect', str(fits_image), '-o', str(catalog_path), '--regions',
                    str(regions_path), '--segmentation', str(segmentation_path), '--model',
-                   str(tiny_model_path), '--steps', '1', '--threshold', '0.5', '--method', 'sep'])
+                   str(tiny_model_path), '--steps', '1', '--threshold', '0.5', '--method', 'sep',
+                   '--highpass-width', '9'])
     assert status == 0
     catalog = QTable.read(catalog_path)
     assert catalog.meta['method'] == 'sep' and catalog.meta['threshold'] == 0.5
+    assert catalog.meta['highpass_width'] == 9
     assert f'{catalog_path}: {len(catalog)} sources' in capsys.readouterr().out
     with fits.open(segmentation_path) as hdul:
         labels = np.unique(hdul[0].data)

@@ -17,7 +17,7 @@ from astropy.wcs import WCS
 from scipy.spatial import cKDTree
 
 from bgrem import BGRemBackground, detect_sources
-from bgrem.detection import DetectionResult, write_catalog, write_regions
+from bgrem.detection import DetectionResult, median_highpass, write_catalog, write_regions
 from bgrem.detection.core import (FLAG_DEBLENDED, FLAG_EDGE, FLAG_PSF_FIT, _reference_stars,
                                   _stellar_fwhm)
 
@@ -209,6 +209,8 @@ def test_bad_arguments(field):
                             ({'n_pixels': 0}, 'n_pixels'),
                             ({'aperture_radius': 0}, 'aperture_radius'),
                             ({'local_bkg_width': -2}, 'local_bkg_width'),
+                            ({'highpass_width': 2}, 'highpass_width'),
+                            ({'highpass_width': 7.5}, 'highpass_width'),
                             ({'diffusion_steps': 2}, 'not both')]:
         with pytest.raises(ValueError, match=message):
             detect_sources(SKY + sources, bkg, **kwargs)
@@ -559,3 +561,65 @@ def test_psf_fit_flags_and_model_fwhm():
                                            np.full(image.shape, 1.0))
     assert flux[0] == pytest.approx(1e4, rel=1e-3) and qfit[0] < 0.01
     assert list(bad) == [False, True]
+
+
+def test_median_highpass_removes_smooth_sky_and_keeps_stars():
+    from scipy.ndimage import median_filter
+
+    shape = (101, 127)  # odd and prime sides: blocks do not divide them
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    assert np.all(median_highpass(np.full(shape, 7.0), 15) == 0)
+    sky = 50 + 0.2 * xx - 0.1 * yy + 3 * np.sin(xx / 20.0)
+    stars = gaussian_stars([(30.0, 40.0), (90.0, 70.0)], [2000.0, 500.0], shape=shape)
+    image = sky + stars
+    original = image.copy()
+    highpass = median_highpass(image, 17)
+    np.testing.assert_array_equal(image, original)
+    assert highpass.shape == shape and highpass.dtype == np.float64
+    # away from the stars (they pull the median up within a width) and half a
+    # width from the edges (where a running median is biased on a gradient)
+    far = (np.hypot(xx - 30, yy - 40) > 14) & (np.hypot(xx - 90, yy - 70) > 14)
+    far[:9] = far[-9:] = far[:, :9] = far[:, -9:] = False
+    assert np.max(np.abs(highpass - stars)[far]) < 0.15  # the sky is gone
+    # the block-wise median is close to the running median of every pixel
+    exact = image - median_filter(image, 17, mode='reflect')
+    assert np.max(np.abs(highpass - exact)) < 0.4
+    assert np.max(np.abs(highpass - exact)[far]) < 0.1
+    for x, y in ((30, 40), (90, 70)):
+        # the stars stand out, a few per cent lower: their pixels raise the
+        # median (as much as in the running median of every pixel)
+        near = np.hypot(xx - x, yy - y) < 5
+        assert highpass[near].sum() == pytest.approx(stars[near].sum(), rel=0.1)
+        assert highpass[near].sum() == pytest.approx(exact[near].sum(), rel=0.01)
+    with pytest.raises(ValueError, match='width'):
+        median_highpass(image, 2)
+    with pytest.raises(ValueError, match='2-D'):
+        median_highpass(image[0], 15)
+
+
+@pytest.mark.parametrize('method', ['photutils', 'sep'])
+def test_highpass_detection_ignores_leftover_sky_bumps(field, method):
+    positions, fluxes, sources, noise = field
+    # broad bumps of sky left in the output between the stars, ~3 noise sigma high
+    bumps = gaussian_stars([(52.0, 50.0), (148.0, 100.0), (250.0, 150.0), (100.0, 160.0)],
+                           [6e4] * 4, sigma=25.0)
+    bkg = KnownBackground(sources, noise, denoised=sources + bumps)
+    plain = detect_sources(None, bkg, threshold=1.0, method=method).catalog
+    # the bumps are found too, or merge stars into them: fewer stars found where they are
+    distance, _ = match(plain, positions)
+    assert np.sum(distance < 0.3) < len(fluxes) - 3
+    catalog = detect_sources(None, bkg, threshold=1.0, method=method,
+                             highpass_width=17).catalog
+    assert catalog.meta['highpass_width'] == 17
+    assert len(catalog) == len(fluxes)
+    distance, index = match(catalog, positions)
+    assert np.unique(index).size == len(fluxes) and np.max(distance) < 0.3
+    # fluxes still come from the unclipped image (bumps included), not the high-pass
+    from photutils.aperture import CircularAperture, aperture_photometry
+
+    apertures = CircularAperture(np.column_stack([catalog['x_centroid'], catalog['y_centroid']]),
+                                 catalog.meta['aperture_radius'])
+    unclipped = aperture_photometry(bkg.unclipped, apertures)['aperture_sum']
+    highpass = aperture_photometry(median_highpass(bkg.cleaned, 17), apertures)['aperture_sum']
+    np.testing.assert_allclose(catalog['aperture_flux'], unclipped, rtol=2e-3)
+    assert np.median(np.asarray(unclipped) / np.asarray(highpass)) > 1.05

@@ -102,10 +102,12 @@ def test_evaluate_field_with_a_model_that_removes_everything(everything_model, t
     field = simulate_optical_field(condition_config('default', shape=(160, 160)), seed=5)
     result = evaluate_field(field, everything_model, methods=['background2d', 'sep'],
                             thresholds=[0.5, 3.0, 10.0])
-    assert set(result['curves']) == {'bgrem', 'background2d', 'sep', 'sep_smoothed',
-                                     'median_filter'}
+    assert set(result['curves']) == {'bgrem', 'bgrem_highpass', 'background2d', 'sep',
+                                     'sep_smoothed', 'median_filter'}
+    assert result['curves']['bgrem_highpass']['true_positives'] == [0, 0, 0]
     # the median-filter control is measured like a baseline, the smoothing one is not
-    assert {'median_filter', 'true_sky', 'bgrem_psf'} <= set(result['flux'])
+    assert {'bgrem_highpass', 'median_filter', 'true_sky', 'bgrem_psf'} <= set(result['flux'])
+    assert result['flux']['bgrem_highpass']['ratio'] == []
     assert 'sep_smoothed' not in result['flux']
     assert set(result['extended']) == set(result['residual']) == {
         'bgrem', 'bgrem_clipped', 'background2d', 'sep', 'median_filter'}

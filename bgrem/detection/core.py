@@ -13,6 +13,8 @@ import numpy as np
 from astropy.table import QTable
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ._highpass import median_highpass
+
 __all__ = ['DetectionResult', 'detect_sources']
 
 #: Bit values of the ``flags`` column.
@@ -40,7 +42,8 @@ _PHOTOMETRY_IMAGES = ('unclipped', 'data')
 
 
 def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=False,
-                   method='photutils', photometry_on='unclipped', aperture_radius=None,
+                   highpass_width=None, method='photutils', photometry_on='unclipped',
+                   aperture_radius=None,
                    kron_params=(2.5, 1.4), aperture_correction=False, local_bkg_width=0,
                    psf_model=None, psf_fit_shape=None, **background_options):
     """
@@ -72,6 +75,17 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     deblend : bool, optional
         Split blended sources (`photutils.segmentation.deblend_sources`, or
         sep's multi-threshold deblending).
+    highpass_width : int, optional
+        Width in pixels of a running median subtracted from the cleaned
+        image before detection (`~bgrem.detection.median_highpass`); about
+        5 times the seeing FWHM.  Segments, centroids, shapes and Kron
+        apertures then come from that image, fluxes still from the
+        ``photometry_on`` image.  Where the output keeps sky structure
+        (structured sky, crowded fields) it finds many more point sources
+        at the same number of false ones, but it cuts galaxies larger than
+        the window down to their cores, so their Kron fluxes are too low:
+        use it for point-source catalogues.  None (default) detects on the
+        cleaned image itself.
     method : {'photutils', 'sep'}, optional
         Library for extraction and photometry.  Both give the same columns
         and agree within the errors.
@@ -190,6 +204,10 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
         _check_psf_model(psf_model)
     elif psf_fit_shape is not None:
         raise ValueError('psf_fit_shape needs a psf_model')
+    if highpass_width is not None and (int(highpass_width) != highpass_width
+                                       or highpass_width < 3):
+        raise ValueError(f'highpass_width must be an integer of at least 3, '
+                         f'got {highpass_width!r}')
 
     if background is None:
         background = BGRemBackground(data, **background_options)
@@ -201,7 +219,8 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
                          f'data has shape {_shape_of(data)}')
 
     images = _Images.from_background(background, photometry_on,
-                                     with_sky=photometry_on == 'data' or psf_model is not None)
+                                     with_sky=photometry_on == 'data' or psf_model is not None,
+                                     highpass_width=highpass_width)
     extract = _extract_photutils if method == 'photutils' else _extract_sep
     catalog, segmentation = extract(images, threshold * images.rms, int(n_pixels), deblend,
                                     aperture_radius, kron_params, int(local_bkg_width))
@@ -213,7 +232,8 @@ def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=
     catalog = _finish_catalog(catalog, images, background, aperture_correction)
     catalog.meta.update({
         'method': method, 'threshold': threshold, 'n_pixels': int(n_pixels),
-        'deblend': bool(deblend), 'photometry_on': photometry_on,
+        'deblend': bool(deblend), 'highpass_width': highpass_width,
+        'photometry_on': photometry_on,
         'kron_params': list(kron_params), 'aperture_correction_applied': bool(aperture_correction),
         'local_bkg_width': int(local_bkg_width),
         'psf_photometry': psf_model is not None,
@@ -227,20 +247,21 @@ def _shape_of(data):
     return np.shape(getattr(data, 'data', data))
 
 
-_IMAGE_NAMES = 'cleaned unclipped measured sky_subtracted rms invalid mask'
+_IMAGE_NAMES = 'detection cleaned unclipped measured sky_subtracted rms invalid mask'
 
 
 class _Images(collections.namedtuple('_Images', _IMAGE_NAMES)):
     """
     Plain float64 arrays (no units) that detection and photometry use:
-    ``measured`` is the image of ``photometry_on``, ``sky_subtracted`` the
-    data minus the smooth background (the image of the PSF fits; None
-    unless asked for ``with_sky``: the smooth background costs seconds on
-    large images).
+    ``detection`` is the image sources are found and shaped on (the cleaned
+    one, or its high-pass with ``highpass_width``), ``measured`` the image
+    of ``photometry_on``, ``sky_subtracted`` the data minus the smooth
+    background (the image of the PSF fits; None unless asked for
+    ``with_sky``: the smooth background costs seconds on large images).
     """
 
     @classmethod
-    def from_background(cls, bkg, photometry_on, with_sky=True):
+    def from_background(cls, bkg, photometry_on, with_sky=True, highpass_width=None):
         def plain(array):  # always a copy: the background's arrays are never modified
             return np.array(getattr(array, 'value', array), dtype=float, order='C', copy=True)
 
@@ -260,7 +281,11 @@ class _Images(collections.namedtuple('_Images', _IMAGE_NAMES)):
         rms[invalid | ~np.isfinite(rms)] = np.nan
         fallback = np.nanmedian(rms)
         rms[~np.isfinite(rms)] = fallback if np.isfinite(fallback) else 1.0
-        return cls(cleaned, unclipped, measured, sky_subtracted, rms, invalid,
+        detection = cleaned
+        if highpass_width is not None:
+            detection = median_highpass(cleaned, int(highpass_width))
+            detection[invalid] = 0.0
+        return cls(detection, cleaned, unclipped, measured, sky_subtracted, rms, invalid,
                    invalid | bkg.mask)
 
 
@@ -348,15 +373,15 @@ def _extract_photutils(images, threshold, n_pixels, deblend, radius, kron_params
 
     with warnings.catch_warnings():  # "no sources found" is an answer, not a problem
         warnings.simplefilter('ignore', NoDetectionsWarning)
-        segmentation = photutils_detect_sources(images.cleaned, threshold, n_pixels,
+        segmentation = photutils_detect_sources(images.detection, threshold, n_pixels,
                                                 mask=images.mask)
     if segmentation is None:
         return _empty_catalog(), None
     parents = segmentation
     if deblend:
-        segmentation = deblend_sources(images.cleaned, segmentation, n_pixels,
+        segmentation = deblend_sources(images.detection, segmentation, n_pixels,
                                        progress_bar=False)
-    detection = SourceCatalog(images.cleaned, segmentation, mask=images.mask,
+    detection = SourceCatalog(images.detection, segmentation, mask=images.mask,
                               kron_params=kron_params + (0.0,))
     measured = SourceCatalog(images.measured, segmentation, error=images.rms,
                              mask=images.mask, local_bkg_width=local_bkg_width,
@@ -406,7 +431,7 @@ def _extract_sep(images, threshold, n_pixels, deblend, radius, kron_params, loca
 
     # sep needs native byte order, C-contiguous float64 (or float32) arrays.
     objects, segmap = sep.extract(
-        images.cleaned, 1.0, err=threshold, mask=images.mask, minarea=n_pixels,
+        images.detection, 1.0, err=threshold, mask=images.mask, minarea=n_pixels,
         filter_kernel=None, deblend_nthresh=32 if deblend else 1,
         deblend_cont=0.005 if deblend else 1.0, clean=False, segmentation_map=True)
     if len(objects) == 0:
@@ -423,7 +448,7 @@ def _extract_sep(images, threshold, n_pixels, deblend, radius, kron_params, loca
     clipped_flux, _, _ = sep.sum_circle(images.cleaned, x, y, radius, mask=images.invalid,
                                         subpix=5)
     a, b, theta = objects['a'], objects['b'], objects['theta']
-    kron_radius, _ = sep.kron_radius(images.cleaned, x, y, a, b, theta, 6.0)
+    kron_radius, _ = sep.kron_radius(images.detection, x, y, a, b, theta, 6.0)
     # SExtractor's AUTO aperture: k Kron radii, at least r_min in units of a and b.
     kron_scale = np.maximum(kron_params[0] * np.nan_to_num(kron_radius), kron_params[1])
     kron_flux, kron_err, _ = sep.sum_ellipse(images.measured, x, y, a, b, theta, kron_scale,

@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from ..detection import median_highpass
 from .conditions import FIELD_CONDITIONS, condition_config
 from .detection import detection_curve, match_to_truth, true_positives_at
 from ._plotting import plot_detection_curves, pyplot_for, save_figure
@@ -43,9 +44,10 @@ __all__ = ['DETECTION_THRESHOLDS', 'FP_BUDGETS_PER_FIELD', 'MEDIAN_FILTER_FWHM',
 #: whose noise map is that of white noise, did not get down to a few false
 #: positives per field there in crowded fields and under sky structure).
 DETECTION_THRESHOLDS = tuple(float(t) for t in np.round(0.05 * 400 ** (np.arange(46) / 35), 4))
-#: Width of the running median of the ``median_filter`` control, in seeing
-#: FWHM (of 3, 5 and 8 tried on 4 default and 4 structured-sky fields, 3 and
-#: 5 found the most sources under sky structure, 5 and 8 on default fields).
+#: Width of the running median of the ``median_filter`` control and of the
+#: high-pass of ``bgrem_highpass``, in seeing FWHM (of 3, 5 and 8 tried for
+#: the control on 4 default and 4 structured-sky fields, 3 and 5 found the
+#: most sources under sky structure, 5 and 8 on default fields).
 MEDIAN_FILTER_FWHM = 5
 #: False positives per field at which true positives are compared.
 FP_BUDGETS_PER_FIELD = (1, 3, 10)
@@ -174,7 +176,9 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
     -------
     result : dict
         ``curves`` (true and false positives per threshold and method,
-        including the controls ``sep_smoothed``, sep subtraction then a
+        including ``bgrem_highpass``, bgrem with ``highpass_width`` of
+        `MEDIAN_FILTER_FWHM` seeing FWHM in `bgrem.detect_sources`, and the
+        controls ``sep_smoothed``, sep subtraction then a
         Gaussian of the seeing, and ``median_filter``, the data minus a
         running median `MEDIAN_FILTER_FWHM` seeing FWHM wide), ``flux``
         (ratios and true S/N of isolated point-like sources per method, and
@@ -184,7 +188,9 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
         ``psf_flux`` with the field's true PSF), ``extended`` (flux fraction
         kept per large galaxy), ``residual`` (mean and std in source-free
         pixels / noise), ``seconds`` and ``n_true``.  ``sep_smoothed``
-        measures fluxes on the sep-subtracted image, so it has only a curve.
+        measures fluxes on the sep-subtracted image, so it has only a curve;
+        ``bgrem_highpass`` changes no pixel of bgrem's output, so it has no
+        extended, residual or time entry.
     """
     from ..background import BGRemBackground
 
@@ -205,10 +211,14 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
     outputs = {'bgrem': SubtractedImage.from_bgrem(bkg, clipped=False, seconds=bgrem_seconds)}
     for method in methods:
         outputs[method] = subtract_background(data, method)
-    outputs['median_filter'] = median_filter_subtraction(
-        data, 2 * round(MEDIAN_FILTER_FWHM * fwhm / 2) + 1)
+    width = 2 * round(MEDIAN_FILTER_FWHM * fwhm / 2) + 1
+    outputs['median_filter'] = median_filter_subtraction(data, width)
     control = outputs.get('sep') or subtract_background(data, 'sep')
-    detect_on = dict(outputs, sep_smoothed=control.smoothed(fwhm / 2.3548))
+    bgrem = outputs['bgrem']
+    highpass = SubtractedImage('bgrem_highpass', median_highpass(bgrem.cleaned, width),
+                               bgrem.unclipped, bgrem.smooth_background, bgrem.background_rms)
+    detect_on = dict(outputs, bgrem_highpass=highpass,
+                     sep_smoothed=control.smoothed(fwhm / 2.3548))
 
     curves = {}
     for name, image in detect_on.items():
@@ -229,6 +239,9 @@ def evaluate_field(field, model, *, diffusion_steps=None, methods=None, threshol
             flux[name], psf_flux[f'{name}_psf'] = measured['flux'], measured['psf_flux']
         else:
             flux[name] = _flux_ratios(image, threshold, truth, selected, radius)['flux']
+        if name == 'bgrem':
+            flux['bgrem_highpass'] = _flux_ratios(image, threshold, truth, selected, radius,
+                                                  highpass_width=width)['flux']
     flux.update(psf_flux)  # the PSF-fit rows after the others in the report
 
     others = [name for name in outputs if name != 'bgrem']

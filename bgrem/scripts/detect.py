@@ -23,6 +23,11 @@ def add_parser(commands):
     parser.add_argument('--npixels', type=int, default=5,
                         help='minimum connected pixels (default: 5)')
     parser.add_argument('--deblend', action='store_true', help='deblend blended sources')
+    parser.add_argument('--highpass-width', type=int, default=None, metavar='PIXELS',
+                        help='detect on the cleaned image minus its running median of this '
+                             'width (about 5 seeing FWHM): more point sources under sky '
+                             'structure and in crowded fields, galaxies larger than it cut '
+                             'to their cores (default: none)')
     parser.add_argument('--method', choices=('photutils', 'sep'), default='photutils',
                         help='extraction and photometry library (default: photutils)')
     parser.add_argument('--photometry-on', choices=('unclipped', 'data'), default='unclipped',
@@ -67,7 +72,8 @@ def run(options):
         psf_model = read_psf(psf_model, options.psf_oversampling)
     catalog, segmentation, bkg = detect_sources(
         NDData(image.data, wcs=image.wcs), threshold=options.threshold,
-        n_pixels=options.npixels, deblend=options.deblend, method=options.method,
+        n_pixels=options.npixels, deblend=options.deblend,
+        highpass_width=options.highpass_width, method=options.method,
         photometry_on=options.photometry_on, aperture_radius=options.aperture_radius,
         aperture_correction=options.aperture_correction, psf_model=psf_model,
         model=options.model or DEFAULT_MODEL, diffusion_steps=options.steps,

@@ -13,9 +13,10 @@ import numpy as np
 
 __all__ = ['median_highpass']
 
-#: The running median is computed on blocks of about ``width / 6`` pixels:
-#: hundreds of times faster than on every pixel and, on the cleaned image,
-#: within 0.05 of its noise-free result (white noise of unit sigma).
+#: The running median is computed on the means of blocks of ``width // 6``
+#: pixels: on 512 x 512 pixels 9 times faster than on every pixel at a width
+#: of 15 and 90 times at 25 (0.03 s against 2.2 s), and on white noise of
+#: unit sigma within 0.04-0.07 RMS of it (``benchmarks/highpass_speed.py``).
 _BLOCKS_PER_WIDTH = 6
 
 

@@ -43,9 +43,9 @@ _PHOTOMETRY_IMAGES = ('unclipped', 'data')
 
 def detect_sources(data, background=None, *, threshold=1.0, n_pixels=5, deblend=False,
                    highpass_width=None, method='photutils', photometry_on='unclipped',
-                   aperture_radius=None,
-                   kron_params=(2.5, 1.4), aperture_correction=False, local_bkg_width=0,
-                   psf_model=None, psf_fit_shape=None, **background_options):
+                   aperture_radius=None, kron_params=(2.5, 1.4), aperture_correction=False,
+                   local_bkg_width=0, psf_model=None, psf_fit_shape=None,
+                   **background_options):
     """
     Detect and measure sources on a background-removed image.
 
